@@ -1,0 +1,29 @@
+//! The feature cache (DESIGN.md §3): a folder of `part-NNNNN-of-MMMMM.parquet` files (zstd)
+//! plus `manifest.json`.
+//!
+//! Columns: `id` utf8, `split` dictionary<int32, utf8>, `label` int32,
+//! `x_v` `fixed_size_list<float32>[D_v]`, `x_s` `fixed_size_list<float32>[D_s]` (null where the
+//! sample has no text: all test rows). Every part carries the `marnet.*` key-value metadata
+//! of [`CacheMetadata`]; readers and the resuming writer refuse to mix parts whose metadata
+//! differs in anything but `marnet.tool_version`. pyarrow, polars and HF `datasets` read the
+//! parts as they are.
+
+mod manifest;
+mod metadata;
+mod part_read;
+mod part_write;
+mod reader;
+mod rows;
+mod schema;
+mod writer;
+
+pub use manifest::{list_part_files, CacheManifest, PartEntry, MANIFEST_FILE};
+pub use metadata::{CacheMetadata, KEY_PREFIX, TOOL_VERSION_KEY};
+pub use part_write::ROW_GROUP_ROWS;
+pub use reader::{read_cache, FeatureCache};
+pub use rows::FeatureRows;
+pub use schema::{feature_type, parse_part_file_name, part_file_name, part_schema, ITEM_FIELD};
+pub use writer::{CacheWriter, MAX_PARTS};
+
+/// Version of the cache layout written in `marnet.schema_version`; readers refuse others.
+pub const SCHEMA_VERSION: u32 = 1;

@@ -1,0 +1,116 @@
+//! The loaded dataset and the `KIND:PATH` entry point (DESIGN.md §4, §7).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::{readers, DatasetKind, Sample, Split};
+
+/// A dataset as read from disk: class names plus one [`Sample`] per image, in file order.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The reader that produced it.
+    pub kind: DatasetKind,
+    /// Short name: the last component of `root` (e.g. `VireoFood172`).
+    pub name: String,
+    /// The dataset root: image paths and sample ids are relative to it.
+    pub root: PathBuf,
+    /// Class names; `Sample::label` indexes this list (K = its length).
+    pub class_names: Vec<String>,
+    /// All rows of all splits.
+    pub samples: Vec<Sample>,
+}
+
+impl Dataset {
+    /// Builds a dataset, naming it after the last component of `root`.
+    pub fn new(
+        kind: DatasetKind,
+        root: PathBuf,
+        class_names: Vec<String>,
+        samples: Vec<Sample>,
+    ) -> Dataset {
+        let name = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.to_string_lossy().into_owned());
+        Dataset { kind, name, root, class_names, samples }
+    }
+
+    /// Number of samples in `split`.
+    pub fn count(&self, split: Split) -> usize {
+        self.samples.iter().filter(|s| s.split == split).count()
+    }
+
+    /// Number of samples with a (non-empty) text.
+    pub fn count_with_text(&self) -> usize {
+        self.samples.iter().filter(|s| s.text.is_some()).count()
+    }
+
+    /// Image paths of the samples whose file does not exist (or is not a regular file), in
+    /// sample order.
+    pub fn missing_files(&self) -> Vec<PathBuf> {
+        self.samples.iter().filter(|s| !s.image_path.is_file()).map(|s| s.image_path.clone()).collect()
+    }
+
+    /// Checks that every sample's image file exists.
+    ///
+    /// # Errors
+    /// Some images are missing: the message gives their count and the first 5 paths.
+    pub fn check_images_exist(&self) -> anyhow::Result<()> {
+        let missing = self.missing_files();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let first: Vec<String> = missing.iter().take(5).map(|p| p.display().to_string()).collect();
+        anyhow::bail!(
+            "{} of {} image files of dataset {} are missing, e.g.: {}",
+            missing.len(),
+            self.samples.len(),
+            self.root.display(),
+            first.join(", ")
+        )
+    }
+}
+
+/// Splits a `KIND:PATH` spec into its kind and path.
+///
+/// # Errors
+/// No `:` in the spec, an unknown kind, or an empty path.
+pub fn parse_spec(spec: &str) -> anyhow::Result<(DatasetKind, PathBuf)> {
+    let (kind, path) = spec.split_once(':').with_context(|| {
+        format!(
+            "dataset spec {spec:?} must be KIND:PATH with KIND one of manifest, imagefolder, \
+             vireo172, ingredient101"
+        )
+    })?;
+    let kind: DatasetKind = kind.parse().with_context(|| format!("in dataset spec {spec:?}"))?;
+    anyhow::ensure!(!path.trim().is_empty(), "dataset spec {spec:?} has an empty PATH");
+    Ok((kind, PathBuf::from(path)))
+}
+
+/// Loads a dataset from a `KIND:PATH` spec (DESIGN.md §4): `manifest:FILE_OR_DIR`,
+/// `imagefolder:DIR`, `vireo172:DIR`, `ingredient101:DIR`.
+///
+/// Missing image files are not an error here (see [`Dataset::missing_files`]).
+///
+/// # Errors
+/// A bad spec, a missing metadata file, a malformed line, a wrong ingredient count or a label
+/// out of range; the message names the file and the 1-based line number.
+pub fn load_dataset(spec: &str) -> anyhow::Result<Dataset> {
+    let (kind, path) = parse_spec(spec)?;
+    load_kind(kind, &path).with_context(|| format!("loading dataset {spec}"))
+}
+
+/// Loads a dataset of a known kind from `path`.
+///
+/// # Errors
+/// As [`load_dataset`].
+pub fn load_kind(kind: DatasetKind, path: &Path) -> anyhow::Result<Dataset> {
+    anyhow::ensure!(path.exists(), "{} does not exist", path.display());
+    match kind {
+        DatasetKind::Manifest => readers::manifest::load(path),
+        DatasetKind::ImageFolder => readers::imagefolder::load(path),
+        DatasetKind::Vireo172 => readers::vireo172::load(path),
+        DatasetKind::Ingredient101 => readers::ingredient101::load(path),
+    }
+}

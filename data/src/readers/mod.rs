@@ -1,0 +1,14 @@
+//! Dataset readers, one per `KIND` of DESIGN.md §4. Each `load(path)` returns a
+//! [`crate::Dataset`]; shared helpers turn files into numbered lines, tables and labels.
+
+pub mod imagefolder;
+pub mod ingredient101;
+pub mod manifest;
+pub mod vireo172;
+
+mod files;
+mod labels;
+mod lines;
+mod parquet_table;
+mod record;
+mod table;

@@ -1,0 +1,141 @@
+//! Tabular manifests: CSV, TSV, JSONL and Parquet files read into rows of the four columns
+//! DESIGN.md §4 names (`file_name`, `text`, `label`, `split`); other columns are ignored.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::Context;
+
+use super::parquet_table;
+use super::record::Origin;
+
+/// The manifest columns the readers use.
+pub(crate) const COLUMNS: [&str; 4] = ["file_name", "text", "label", "split"];
+
+/// One manifest row: the four known columns (missing column or null cell = `None`).
+#[derive(Debug, Clone)]
+pub(crate) struct TableRow {
+    pub origin: Origin,
+    pub file_name: Option<String>,
+    pub text: Option<String>,
+    pub label: Option<String>,
+    pub split: Option<String>,
+}
+
+impl TableRow {
+    /// Builds a row from cells of [`COLUMNS`] order.
+    pub fn from_cells(origin: Origin, mut cells: [Option<String>; 4]) -> TableRow {
+        TableRow {
+            origin,
+            file_name: cells[0].take(),
+            text: cells[1].take(),
+            label: cells[2].take(),
+            split: cells[3].take(),
+        }
+    }
+}
+
+/// A parsed manifest file.
+#[derive(Debug, Clone)]
+pub(crate) struct Table {
+    /// Which of [`COLUMNS`] the file has, in [`COLUMNS`] order.
+    pub present: [bool; 4],
+    pub rows: Vec<TableRow>,
+}
+
+impl Table {
+    /// Whether the file has the column `name` (one of [`COLUMNS`]).
+    pub fn has(&self, name: &str) -> bool {
+        COLUMNS.iter().position(|c| *c == name).is_some_and(|i| self.present[i])
+    }
+}
+
+/// The manifest extensions, in the order a folder is searched.
+pub(crate) const EXTENSIONS: [&str; 4] = ["csv", "tsv", "jsonl", "parquet"];
+
+/// Reads a manifest, choosing the format from the extension (`.csv`, `.tsv`, `.jsonl`, `.parquet`).
+///
+/// # Errors
+/// Unknown extension, unreadable file, or a malformed line (the message names file and line).
+pub(crate) fn read_table(path: &Path) -> anyhow::Result<Table> {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "csv" => read_delimited(path, b','),
+        "tsv" => read_delimited(path, b'\t'),
+        "jsonl" | "ndjson" => read_jsonl(path),
+        "parquet" => parquet_table::read_parquet_table(path),
+        _ => anyhow::bail!(
+            "{}: unknown manifest format {ext:?}: expected .csv, .tsv, .jsonl or .parquet",
+            path.display()
+        ),
+    }
+}
+
+/// Maps header names (trimmed, ASCII case ignored) to the index of each of [`COLUMNS`].
+pub(crate) fn column_positions<'a>(headers: impl Iterator<Item = &'a str>) -> [Option<usize>; 4] {
+    let mut pos = [None; 4];
+    for (i, h) in headers.enumerate() {
+        let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
+        if let Some(c) = COLUMNS.iter().position(|c| *c == h) {
+            pos[c].get_or_insert(i);
+        }
+    }
+    pos
+}
+
+fn read_delimited(path: &Path, delimiter: u8) -> anyhow::Result<Table> {
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(true)
+        .from_path(path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    let headers = reader.headers().with_context(|| format!("{} line 1: bad header", path.display()))?;
+    let pos = column_positions(headers.iter());
+    let mut rows = Vec::new();
+    for (i, record) in reader.records().enumerate() {
+        let record = record.map_err(|e| {
+            let line = e.position().map_or(i + 2, |p| p.line() as usize);
+            anyhow::anyhow!("{} line {line}: malformed row: {e}", path.display())
+        })?;
+        let line = record.position().map_or(i + 2, |p| p.line() as usize);
+        let cells = pos.map(|p| p.and_then(|p| record.get(p)).map(str::to_string));
+        rows.push(TableRow::from_cells(Origin::line(path, line), cells));
+    }
+    Ok(Table { present: pos.map(|p| p.is_some()), rows })
+}
+
+fn read_jsonl(path: &Path) -> anyhow::Result<Table> {
+    let lines = super::lines::read_lines(path)?;
+    let mut present = [false; 4];
+    let mut rows = Vec::new();
+    for line in lines.iter().filter(|l| !l.text.is_empty()) {
+        let origin = Origin::line(path, line.number);
+        let value: serde_json::Value = serde_json::from_str(&line.text)
+            .with_context(|| format!("{origin}: malformed JSON"))?;
+        let object = value
+            .as_object()
+            .with_context(|| format!("{origin}: expected a JSON object per line"))?;
+        let lower: HashMap<String, &serde_json::Value> =
+            object.iter().map(|(k, v)| (k.trim().to_ascii_lowercase(), v)).collect();
+        let mut cells: [Option<String>; 4] = Default::default();
+        for (c, name) in COLUMNS.iter().enumerate() {
+            if let Some(v) = lower.get(*name) {
+                present[c] = true;
+                cells[c] = json_cell(v).with_context(|| format!("{origin}: column {name:?}"))?;
+            }
+        }
+        rows.push(TableRow::from_cells(origin, cells));
+    }
+    Ok(Table { present, rows })
+}
+
+/// A JSON cell as text: strings as is, numbers and booleans printed, null as `None`.
+fn json_cell(value: &serde_json::Value) -> anyhow::Result<Option<String>> {
+    match value {
+        serde_json::Value::Null => Ok(None),
+        serde_json::Value::String(s) => Ok(Some(s.clone())),
+        serde_json::Value::Number(n) => Ok(Some(n.to_string())),
+        serde_json::Value::Bool(b) => Ok(Some(b.to_string())),
+        other => anyhow::bail!("expected a string or a number, found {other}"),
+    }
+}

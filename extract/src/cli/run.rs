@@ -1,0 +1,93 @@
+//! `marnet-extract run` (DESIGN.md section 7): extracts `x_v`, `x_s` of a dataset into a
+//! Parquet feature cache; rerunning the same command resumes.
+
+use crate::encoders::Pooling;
+use crate::pipeline::{self, BadImagePolicy, ExtractOptions, Shard};
+use clap::Args;
+use std::path::PathBuf;
+
+/// Flags of `marnet-extract run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Dataset as KIND:PATH, KIND one of manifest, imagefolder, vireo172, ingredient101.
+    #[arg(long)]
+    pub dataset: String,
+    /// Image model (vit, clip_vision_model): a local folder with config.json + model.safetensors, or a hub id.
+    #[arg(long)]
+    pub image_model: String,
+    /// Text model (bert): a local folder with config.json + model.safetensors + tokenizer.json, or a hub id.
+    #[arg(long)]
+    pub text_model: String,
+    /// Output cache folder (created; resumed when it holds a cache of the same models and settings).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Images per forward pass; changes speed and memory only, never the values.
+    #[arg(long, default_value_t = pipeline::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
+    /// Extract only the parts i with i % n == k (k/n, e.g. 0/2); run every k, same --out, to complete the cache.
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// Extract only the first N samples (in the dataset's order).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// What to do with a missing, empty or undecodable image: fail (stop, naming the file) or
+    /// skip (leave the sample out and list it in OUT/bad_inputs.jsonl).
+    #[arg(long, default_value = "fail")]
+    pub on_bad_image: BadImagePolicy,
+    /// Device: cpu, cuda or cuda:N (cuda needs a build with the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Compute dtype of the encoders: f32, bf16 or f16 (features are stored as f32).
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
+    /// Image feature pooling: cls (CLIP: pooler_output, projected when the model has
+    /// visual_projection) or mean over patch tokens. Default: cls.
+    #[arg(long)]
+    pub image_pooling: Option<Pooling>,
+    /// Text feature pooling: cls or mean over unmasked tokens. Default: the model's
+    /// sentence-transformers pooling, else cls.
+    #[arg(long)]
+    pub text_pooling: Option<Pooling>,
+    /// Rows per Parquet part; fixes the part boundaries (a resumed run must use the same value).
+    #[arg(long, default_value_t = pipeline::DEFAULT_ROWS_PER_PART)]
+    pub rows_per_part: usize,
+    /// No progress bar (the summary is still printed).
+    #[arg(long)]
+    pub quiet: bool,
+    /// Testing aid: exit with an error after writing N parts, as if killed.
+    #[arg(long, hide = true)]
+    pub stop_after_parts: Option<usize>,
+}
+
+impl RunArgs {
+    /// The pipeline options these flags stand for.
+    pub fn options(&self) -> ExtractOptions {
+        ExtractOptions {
+            dataset: self.dataset.clone(),
+            image_model: self.image_model.clone(),
+            text_model: self.text_model.clone(),
+            out: self.out.clone(),
+            batch_size: self.batch_size,
+            shard: self.shard,
+            limit: self.limit,
+            on_bad_image: self.on_bad_image,
+            device: self.device.clone(),
+            dtype: self.dtype.clone(),
+            image_pooling: self.image_pooling,
+            text_pooling: self.text_pooling,
+            rows_per_part: self.rows_per_part,
+            quiet: self.quiet,
+            stop_after_parts: self.stop_after_parts,
+        }
+    }
+}
+
+/// Runs the extraction and prints its summary to stdout.
+///
+/// # Errors
+/// See [`pipeline::run_extraction`].
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let summary = pipeline::run_extraction(&args.options())?;
+    println!("{summary}");
+    Ok(())
+}

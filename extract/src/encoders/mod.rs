@@ -1,0 +1,155 @@
+//! Frozen encoders of stage one (DESIGN.md section 5): image encoders behind [`ImageEncoder`]
+//! (`vit`, `clip_vision_model`/`clip`) and the `bert` text encoder, loaded from a local folder
+//! or the hub cache ([`crate::weights`]) by `config.json` `model_type`.
+
+pub mod bert;
+pub mod clip;
+pub mod pooling;
+pub mod text;
+pub mod vit;
+
+pub use pooling::Pooling;
+pub use text::{load_text_model, TextModel};
+
+use crate::device::dtype_name;
+use crate::model_config::{load_config, ModelConfig};
+use crate::preprocess::Preprocessor;
+use crate::weights::{resolve_model, ModelFiles};
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use std::path::Path;
+
+/// An image backbone: `pixel_values` in, one feature vector per image out.
+pub trait ImageEncoder: Send + Sync {
+    /// `pixel_values` `(batch, 3, H, W)` (any float dtype, on the model device) → pooled
+    /// features `(batch, dim)` f32.
+    fn embed(&self, pixel_values: &Tensor) -> candle_core::Result<Tensor>;
+    /// `last_hidden_state` `(batch, 1 + patches, hidden)` in the model dtype: after the final
+    /// `layernorm` for ViT, before `post_layernorm` for CLIP (as HF returns them).
+    fn last_hidden_state(&self, pixel_values: &Tensor) -> candle_core::Result<Tensor>;
+    /// Width of [`ImageEncoder::embed`]'s output.
+    fn dim(&self) -> usize;
+}
+
+/// What produced a set of features; goes into the feature-cache metadata (DESIGN.md section 3).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelInfo {
+    /// Folder path or hub id as given.
+    pub spec: String,
+    /// Weight sha256 ([`ModelFiles::sha256`]).
+    pub sha256: String,
+    /// `vit`, `clip_vision_model` or `bert`.
+    pub model_type: String,
+    /// Pooling in effect.
+    pub pooling: Pooling,
+    /// Feature width.
+    pub dim: usize,
+    /// Weight/activation dtype (outputs are f32).
+    pub dtype: DType,
+    /// Images: [`Preprocessor::describe`]; text: `{"max_tokens", "normalize"}`.
+    pub preprocess: serde_json::Value,
+}
+
+impl ModelInfo {
+    /// `"f32"`, `"bf16"` or `"f16"`.
+    pub fn dtype_name(&self) -> &'static str {
+        dtype_name(self.dtype)
+    }
+}
+
+/// A loaded image encoder with its preprocessor.
+pub struct ImageModel {
+    /// The backbone.
+    pub encoder: Box<dyn ImageEncoder>,
+    /// Preprocessing from `preprocessor_config.json` (or the architecture's defaults).
+    pub preprocessor: Preprocessor,
+    /// Metadata.
+    pub info: ModelInfo,
+    device: Device,
+}
+
+impl ImageModel {
+    /// Device the model runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// Loads, preprocesses and embeds image files → `(batch, dim)` f32. Errors name the file.
+    pub fn embed_paths(&self, paths: &[&Path]) -> Result<Tensor> {
+        let items = paths.iter().map(|p| self.preprocessor.load(p)).collect::<Result<Vec<_>>>()?;
+        let batch = self.preprocessor.batch(&items, &self.device)?;
+        Ok(self.encoder.embed(&batch)?)
+    }
+}
+
+/// Returns `vb` moved under `prefix` when the weights carry it (`<prefix>.<probe>` exists).
+pub(crate) fn strip_prefix(vb: VarBuilder<'static>, prefix: &str, probe: &str) -> VarBuilder<'static> {
+    if vb.contains_tensor(&format!("{prefix}.{probe}")) {
+        vb.pp(prefix)
+    } else {
+        vb
+    }
+}
+
+/// Loads an image model (`vit`, `clip_vision_model`, `clip`) from a folder or hub id.
+/// `pooling` defaults to `cls`. Errors: unresolvable spec, unsupported `model_type`, a text
+/// model, missing or mis-shaped tensors (named by candle).
+pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, dtype: DType) -> Result<ImageModel> {
+    if dtype == DType::BF16 && device.is_cpu() {
+        bail!("image model {spec:?}: bf16 needs --device cuda (candle 0.11's CPU conv2d has no bf16 kernel); use f16 or f32 on the CPU");
+    }
+    let files = resolve_model(spec)?;
+    let cfg = load_config(&files.config)?;
+    let pooling = pooling.unwrap_or_default();
+    let vb = files.var_builder(dtype, device)?;
+    let (encoder, image_size, clip_style): (Box<dyn ImageEncoder>, usize, bool) = match &cfg {
+        ModelConfig::Vit(c) => {
+            let vb = strip_prefix(vb, "vit", "embeddings.cls_token");
+            let enc = vit::VitEncoder::new(c, pooling, vb).with_context(|| format!("model {spec:?}: loading vit weights"))?;
+            (Box::new(enc), c.image_size, false)
+        }
+        ModelConfig::ClipVision(c) => {
+            let tower = strip_prefix(vb.clone(), "vision_model", "embeddings.class_embedding");
+            let proj = vb.contains_tensor("visual_projection.weight").then(|| vb.pp("visual_projection"));
+            let enc = clip::ClipVisionEncoder::new(c, pooling, tower, proj)
+                .with_context(|| format!("model {spec:?}: loading CLIP vision weights"))?;
+            (Box::new(enc), c.image_size, true)
+        }
+        ModelConfig::Bert(_) => bail!("model {spec:?} is a text model (bert), expected an image model (vit, clip)"),
+    };
+    let preprocessor = image_preprocessor(&files, clip_style, image_size as u32)?;
+    if let Some((h, w)) = preprocessor.output_size() {
+        if (h as usize, w as usize) != (image_size, image_size) {
+            bail!("model {spec:?}: preprocessor output {h}x{w} does not match config image_size {image_size}");
+        }
+    }
+    let info = ModelInfo {
+        spec: spec.to_string(),
+        sha256: files.sha256.clone(),
+        model_type: cfg.model_type().to_string(),
+        pooling,
+        dim: encoder.dim(),
+        dtype,
+        preprocess: preprocessor.describe(),
+    };
+    Ok(ImageModel { encoder, preprocessor, info, device: device.clone() })
+}
+
+fn image_preprocessor(files: &ModelFiles, clip_style: bool, image_size: u32) -> Result<Preprocessor> {
+    match files.optional("preprocessor_config.json") {
+        Some(p) => Preprocessor::from_json_file(&p, clip_style, image_size),
+        None if clip_style => Ok(Preprocessor::clip_default(image_size)),
+        None => Ok(Preprocessor::vit_default(image_size)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn models_can_be_shared_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<super::ImageModel>();
+        send_sync::<super::TextModel>();
+    }
+}

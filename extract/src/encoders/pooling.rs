@@ -1,0 +1,99 @@
+//! Pooling of `last_hidden_state` `(batch, seq, hidden)` into one vector per sample
+//! (DESIGN.md section 5): `cls` takes token 0; `mean` averages the image patch tokens (token 0
+//! excluded) or, for text, the tokens whose attention mask is 1 (sentence-transformers'
+//! `pooling_mode_mean_tokens`).
+
+use anyhow::{bail, Result};
+use candle_core::{DType, IndexOp, Tensor, D};
+use std::fmt;
+use std::str::FromStr;
+
+/// How token states become one feature vector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Pooling {
+    /// The first token (`[CLS]`, ViT/CLIP class token).
+    #[default]
+    Cls,
+    /// Mean over patch tokens (images) or over unmasked tokens (text).
+    Mean,
+}
+
+impl Pooling {
+    /// `"cls"` or `"mean"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pooling::Cls => "cls",
+            Pooling::Mean => "mean",
+        }
+    }
+}
+
+impl fmt::Display for Pooling {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Pooling {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<Self> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "cls" => Ok(Pooling::Cls),
+            "mean" => Ok(Pooling::Mean),
+            other => bail!("unknown pooling {other:?}: expected cls or mean"),
+        }
+    }
+}
+
+/// Token 0 of `(batch, seq, hidden)` → `(batch, hidden)`.
+pub fn cls(hidden: &Tensor) -> candle_core::Result<Tensor> {
+    hidden.i((.., 0, ..))
+}
+
+/// Mean of tokens `1..seq` (image patch tokens) → `(batch, hidden)`, accumulated in f32.
+pub fn mean_patches(hidden: &Tensor) -> candle_core::Result<Tensor> {
+    let seq = hidden.dim(1)?;
+    hidden.i((.., 1..seq, ..))?.to_dtype(DType::F32)?.mean(1)
+}
+
+/// Masked mean over tokens: `sum(h * m) / max(sum(m), 1e-9)` with `mask` `(batch, seq)` of
+/// 0/1 (any dtype) → `(batch, hidden)` f32, as sentence-transformers computes it.
+pub fn masked_mean(hidden: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
+    let h = hidden.to_dtype(DType::F32)?;
+    let m = mask.to_dtype(DType::F32)?.unsqueeze(D::Minus1)?;
+    let summed = h.broadcast_mul(&m)?.sum(1)?;
+    let counts = m.sum(1)?.clamp(1e-9f32, f32::MAX)?;
+    summed.broadcast_div(&counts)
+}
+
+/// Row-wise L2 normalisation `x / max(||x||, 1e-12)` of `(batch, dim)` (torch
+/// `F.normalize`, used by the sentence-transformers `Normalize` module).
+pub fn l2_normalize(x: &Tensor) -> candle_core::Result<Tensor> {
+    let norm = x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()?.clamp(1e-12f32, f32::MAX)?;
+    x.broadcast_div(&norm)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn masked_mean_ignores_padding() {
+        // Row 0: tokens [1,2] and [3,4] kept, [100,100] masked -> mean [2, 3].
+        let h = Tensor::new(&[[[1f32, 2.], [3., 4.], [100., 100.]]], &Device::Cpu).unwrap();
+        let m = Tensor::new(&[[1u32, 1, 0]], &Device::Cpu).unwrap();
+        assert_eq!(masked_mean(&h, &m).unwrap().to_vec2::<f32>().unwrap(), vec![vec![2., 3.]]);
+        // Patch mean skips token 0: ([3,4] + [100,100]) / 2 = [51.5, 52].
+        assert_eq!(mean_patches(&h).unwrap().to_vec2::<f32>().unwrap(), vec![vec![51.5, 52.]]);
+    }
+
+    #[test]
+    fn l2_of_3_4_is_0_6_0_8() {
+        let x = Tensor::new(&[[3f32, 4.]], &Device::Cpu).unwrap();
+        let y = l2_normalize(&x).unwrap().to_vec2::<f32>().unwrap();
+        assert!((y[0][0] - 0.6).abs() < 1e-7 && (y[0][1] - 0.8).abs() < 1e-7);
+        assert_eq!("MEAN".parse::<Pooling>().unwrap(), Pooling::Mean);
+        assert!("max".parse::<Pooling>().is_err());
+    }
+}

@@ -1,0 +1,86 @@
+//! Image decoding and preprocessing ahead of the model: a producer thread walks the batches in
+//! order, decodes and preprocesses each batch's images in parallel with rayon, and hands the
+//! batch over a bounded channel while the consumer embeds the previous one (DESIGN.md section 7:
+//! decoding never waits for the model, the model rarely waits for decoding).
+
+use crate::preprocess::Preprocessor;
+use marnet_data::Sample;
+use rayon::prelude::*;
+use std::ops::Range;
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::thread::{Scope, ScopedJoinHandle};
+
+/// Batches preprocessed ahead of the one being embedded.
+pub const PREFETCH_DEPTH: usize = 2;
+
+/// One batch of samples of one part, with each image's pixel values or its error.
+pub struct PreparedBatch {
+    /// Part the batch belongs to.
+    pub part: usize,
+    /// Indices into the sample list.
+    pub range: Range<usize>,
+    /// Per sample: `(3, H, W)` f32 pixel values in CHW order, or why the image is unusable.
+    pub pixels: Vec<Result<Vec<f32>, anyhow::Error>>,
+}
+
+/// The batches of `parts` (each a part index with its sample range), `batch_size` samples at a
+/// time, never crossing a part boundary: batch composition changes only speed, not results.
+pub fn batches(parts: &[(usize, Range<usize>)], batch_size: usize) -> Vec<(usize, Range<usize>)> {
+    let step = batch_size.max(1);
+    let mut out = Vec::new();
+    for (part, range) in parts {
+        let mut start = range.start;
+        while start < range.end {
+            let end = (start + step).min(range.end);
+            out.push((*part, start..end));
+            start = end;
+        }
+    }
+    out
+}
+
+/// Starts the producer thread in `scope`. The receiver yields the batches in order; dropping it
+/// stops the producer after its current batch.
+pub fn spawn<'scope, 'env>(
+    scope: &'scope Scope<'scope, 'env>,
+    samples: &'env [Sample],
+    preprocessor: &'env Preprocessor,
+    batches: Vec<(usize, Range<usize>)>,
+) -> (Receiver<PreparedBatch>, ScopedJoinHandle<'scope, ()>) {
+    let (tx, rx) = sync_channel(PREFETCH_DEPTH);
+    let handle = scope.spawn(move || {
+        for (part, range) in batches {
+            let pixels = samples[range.clone()]
+                .par_iter()
+                .map(|s| preprocessor.load(&s.image_path))
+                .collect();
+            if tx
+                .send(PreparedBatch {
+                    part,
+                    range,
+                    pixels,
+                })
+                .is_err()
+            {
+                return;
+            }
+        }
+    });
+    (rx, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_stop_at_part_boundaries() {
+        // parts [0,5) and [5,7) in batches of 2: [0,2) [2,4) [4,5) | [5,7).
+        let b = batches(&[(0, 0..5), (1, 5..7)], 2);
+        assert_eq!(b, vec![(0, 0..2), (0, 2..4), (0, 4..5), (1, 5..7)]);
+        assert_eq!(
+            batches(&[(3, 6..9)], 0),
+            vec![(3, 6..7), (3, 7..8), (3, 8..9)]
+        );
+    }
+}

@@ -1,0 +1,64 @@
+//! Shared helpers of the parity tests: fixture paths and golden tensors written by
+//! tools/make_reference.py (transformers 4.46.3, float32, eager attention).
+#![allow(dead_code)]
+
+use candle_core::{Device, Tensor};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// `extract/tests/fixtures/tiny/<rel>`.
+pub fn fixture(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny").join(rel)
+}
+
+/// Golden tensors of `golden/<name>.safetensors` on the CPU.
+pub fn golden(name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(&format!("golden/{name}.safetensors")), &Device::Cpu)
+        .unwrap_or_else(|e| panic!("golden {name}: {e}"))
+}
+
+/// Largest |a - b| over all elements; panics on a shape mismatch.
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shape mismatch");
+    let a = a.to_dtype(candle_core::DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let b = b.to_dtype(candle_core::DType::F32).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// The fixture images, in the order of the golden batch (sorted names).
+pub const IMAGES: [&str; 9] = [
+    "cmyk_32x32.jpg",
+    "exact_32x32.png",
+    "gradient_64x48.png",
+    "grey_40x30.png",
+    "palette_24x20.png",
+    "photo_96x80.jpg",
+    "photo_96x80.png",
+    "rgba_50x50.png",
+    "wide_448x224.png",
+];
+
+/// Golden key of an image's pixel_values.
+pub fn pv_key(name: &str) -> String {
+    format!("pixel_values.{}", name.replace('.', "_"))
+}
+
+/// Asserts `|a - b| <= tol` everywhere and returns the max diff (printed with `label`).
+pub fn assert_close(label: &str, a: &Tensor, b: &Tensor, tol: f32) -> f32 {
+    let d = max_abs_diff(a, b);
+    println!("{label}: max abs diff {d:.3e}");
+    assert!(d <= tol, "{label}: max abs diff {d} > {tol}");
+    d
+}
+
+/// Allowed |diff| of pixel_values per image: PNGs decode identically and the Pillow resampler
+/// is ported exactly (1e-6); JPEG decoders differ (libjpeg-turbo in PIL vs zune-jpeg in the
+/// image crate) by up to 2 levels of 255 (measured: YCbCr 96x80 resized 0.0157 ViT / 0.0292
+/// CLIP; CMYK 32x32 0.0078 ViT / 0.0150 CLIP), so 0.035 for JPEGs.
+pub fn jpeg_tolerance(name: &str) -> f32 {
+    if name.ends_with(".jpg") {
+        0.035
+    } else {
+        1e-6
+    }
+}

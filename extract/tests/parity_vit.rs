@@ -1,0 +1,62 @@
+//! ViT parity against transformers' `ViTModel` / `ViTImageProcessor` (golden outputs written by
+//! tools/make_reference.py): model outputs to 1e-4, preprocessing bit-exact for PNGs.
+
+mod parity_support;
+
+use candle_core::{DType, Device, Tensor};
+use marnet_extract::{load_image_model, Pooling};
+use parity_support::*;
+
+#[test]
+fn vit_last_hidden_state_cls_and_mean_match_transformers() {
+    let g = golden("vit");
+    let pv = &g["batch_pixel_values"];
+    let cls = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::F32).unwrap();
+    assert_eq!((cls.info.model_type.as_str(), cls.info.pooling, cls.info.dim), ("vit", Pooling::Cls, 32));
+    assert_close("vit last_hidden_state", &cls.encoder.last_hidden_state(pv).unwrap(), &g["last_hidden_state"], 1e-4);
+    assert_close("vit cls", &cls.encoder.embed(pv).unwrap(), &g["cls"], 1e-4);
+    let mean = load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::Mean), &Device::Cpu, DType::F32).unwrap();
+    assert_close("vit mean", &mean.encoder.embed(pv).unwrap(), &g["mean"], 1e-4);
+}
+
+#[test]
+fn vit_preprocessing_matches_image_processor() {
+    let g = golden("vit");
+    let m = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::F32).unwrap();
+    for name in IMAGES {
+        let ours = m.preprocessor.load(&fixture(&format!("images/{name}"))).unwrap();
+        let ours = Tensor::from_vec(ours, (3, 32, 32), &Device::Cpu).unwrap();
+        let tol = jpeg_tolerance(name);
+        assert_close(&format!("vit pixel_values {name}"), &ours, &g[&pv_key(name)], tol);
+    }
+}
+
+#[test]
+fn vit_end_to_end_from_files() {
+    let g = golden("vit");
+    let m = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::F32).unwrap();
+    let paths: Vec<_> = IMAGES.iter().map(|n| fixture(&format!("images/{n}"))).collect();
+    let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();
+    let feats = m.embed_paths(&refs).unwrap();
+    assert_eq!(feats.dims(), &[9, 32]);
+    for (i, name) in IMAGES.iter().enumerate() {
+        if name.ends_with(".jpg") {
+            continue;
+        }
+        let row = feats.get(i).unwrap();
+        assert_close(&format!("vit features {name}"), &row, &g["cls"].get(i).unwrap(), 1e-4);
+    }
+}
+
+#[test]
+fn vit_half_precision_stays_close() {
+    let g = golden("vit");
+    let m = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::F16).unwrap();
+    let f = m.encoder.embed(&g["batch_pixel_values"]).unwrap();
+    assert_eq!(f.dtype(), DType::F32);
+    // f16 keeps 11 mantissa bits; features are O(1).
+    assert_close("vit f16 cls", &f, &g["cls"], 0.02);
+    // candle 0.11's CPU conv2d has no bf16 kernel: refused up front with a clear error.
+    let err = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::BF16).err().unwrap();
+    assert!(format!("{err:#}").contains("bf16"), "{err:#}");
+}

@@ -1,0 +1,140 @@
+//! `just bench` (heads part): seconds per epoch per mode on a synthetic cache of Vireo-Food172 size
+//! (66,071 train rows, 11,016 val, 33,154 test; x_v 768, x_s 384, 172 classes), CDR sampling time
+//! for the 33,154 test rows, peak memory (VmHWM) and the training loop's GFLOP/s against a
+//! measured matmul peak. Prints a markdown section for BENCHMARKS.md.
+//!
+//! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick]`
+//! (`--quick` divides the row counts by 8).
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use marnet_data::Split;
+use marnet_heads::denoiser::Denoiser;
+use marnet_heads::features::{FeatureParts, Features};
+use marnet_heads::params::ParamBuilder;
+use marnet_heads::rng::HostRng;
+use marnet_heads::sampler::sample;
+use marnet_heads::schedule::schedule_host;
+use marnet_heads::{train_mode, HeadsConfig, Mode};
+use std::time::Instant;
+
+const D_V: usize = 768;
+const D_S: usize = 384;
+const K: usize = 172;
+
+fn vm_hwm_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn synthetic(n_train: usize, n_val: usize, n_test: usize) -> Features {
+    let mut rng = HostRng::new(1, 1);
+    let n = n_train + n_val + n_test;
+    let x_v = rng.normal(n, D_V, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    let mut x_s = rng.normal(n, D_S, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    x_s[(n_train + n_val) * D_S..].fill(0.0);
+    let splits: Vec<Split> = (0..n)
+        .map(|i| if i < n_train { Split::Train } else if i < n_train + n_val { Split::Val } else { Split::Test })
+        .collect();
+    let parts = FeatureParts {
+        ids: (0..n).map(|i| format!("img/{i}.jpg")).collect(),
+        has_text: splits.iter().map(|s| *s != Split::Test).collect(),
+        splits,
+        labels: (0..n).map(|i| (i % K) as u32).collect(),
+        x_v,
+        d_v: D_V,
+        x_s,
+        d_s: D_S,
+        class_names: (0..K).map(|c| format!("c{c}")).collect(),
+    };
+    Features::from_parts(parts, 0.1, 0, &Device::Cpu).unwrap()
+}
+
+/// GFLOP/s of a 4096×768·768×768 f32 matmul (best of 5).
+fn matmul_peak() -> f64 {
+    let a = HostRng::new(2, 2).normal(4096, 768, &Device::Cpu).unwrap();
+    let b = HostRng::new(3, 3).normal(768, 768, &Device::Cpu).unwrap();
+    let mut best = f64::MAX;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let c = a.matmul(&b).unwrap();
+        let _ = c.sum_all().unwrap().to_vec0::<f32>().unwrap();
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    2.0 * 4096.0 * 768.0 * 768.0 / best / 1e9
+}
+
+/// Multiply-accumulates per row of one training step (forward); ×6 (fwd + 2 bwd matmuls, ×2 flop
+/// per MAC... i.e. 2·3) gives FLOPs. ITA adds the b×b similarity matmul.
+fn macs_per_row(mode: Mode, phase: u8, cfg: &HeadsConfig) -> f64 {
+    let (d, h, e) = (cfg.d as f64, cfg.hidden as f64, cfg.temb_dim as f64);
+    let (dv, ds, k) = (D_V as f64, D_S as f64, K as f64);
+    let ema = dv * d + ds * d + d * k + cfg.batch as f64 * d; // E_v, E_s, classifier, S = x_v' x_s'ᵀ
+    let den = (ds + e + dv) * h + 2.0 * h * h + h * ds + 2.0 * e * e + ds * d + d * k;
+    let mlp = dv * h + 2.0 * h * h + h * ds + ds * d + d * k;
+    let fusion = 2.0 * d * k;
+    match (mode, phase) {
+        (Mode::Baseline, _) => dv * k,
+        (Mode::Ema, _) => ema,
+        (Mode::Mlp, 1) => ema + mlp,
+        (Mode::Cdr | Mode::Fusion, 1) => ema + den,
+        (_, _) => fusion,
+    }
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let div = if quick { 8 } else { 1 };
+    let (n_train, n_val, n_test) = (66_071 / div, 11_016 / div, 33_154 / div);
+    let t = Instant::now();
+    let f = synthetic(n_train, n_val, n_test);
+    eprintln!("synthetic cache built in {:.1} s", t.elapsed().as_secs_f64());
+    let peak = matmul_peak();
+    let cfg = HeadsConfig { epochs: 1, phase2_epochs: 1, ..HeadsConfig::default() };
+    let mut lines = vec![
+        format!("### heads (marnet-heads, release, {} threads)\n", rayon::current_num_threads()),
+        format!("Synthetic cache: {n_train} train / {n_val} val / {n_test} test rows, x_v {D_V}, x_s {D_S}, {K} classes; defaults of DESIGN §2 (batch 256, d 512, hidden 1024, T 50).\n"),
+        format!("Matmul peak (4096×768·768×768 f32): {peak:.0} GFLOP/s\n"),
+        "| mode | phase | s / epoch | GFLOP/s (matmuls) | target (PyTorch eager) |".into(),
+        "|---|---|---|---|---|".into(),
+    ];
+    for mode in Mode::ALL {
+        let r = train_mode(&f, &cfg, mode, 0).unwrap();
+        for e in &r.history {
+            let rows = if e.phase == 1 && mode != Mode::Baseline { f.train_text.len() } else { f.train.len() };
+            let gflops = 6.0 * macs_per_row(mode, e.phase, &cfg) * rows as f64 / e.seconds / 1e9;
+            let target = match (mode, e.phase) {
+                (Mode::Baseline, _) => "1.3 s",
+                (Mode::Fusion, 1) => "13 s",
+                _ => "",
+            };
+            lines.push(format!("| {mode} | {} | {:.2} | {gflops:.0} | {target} |", e.phase, e.seconds));
+        }
+        eprintln!("{mode}: total {:.1} s (includes sampling every row once for cdr/fusion)", r.seconds);
+        lines.push(format!("| {mode} | total (1+1 epochs, sampling) | {:.1} | | |", r.seconds));
+    }
+    // CDR sampling of the test rows with the default sampler (DDPM, T = 50, K = 1).
+    let vm = VarMap::new();
+    let mut init = HostRng::new(0, 1);
+    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &Device::Cpu), D_V, D_S, &cfg).unwrap();
+    let idx = Tensor::from_slice(&f.test, f.test.len(), &Device::Cpu).unwrap();
+    let xv = f.x_v.index_select(&idx, 0).unwrap();
+    let sched = schedule_host(&cfg).unwrap();
+    let t = Instant::now();
+    let out = sample(&den, &sched, &xv, D_S, &cfg, &mut HostRng::new(0, 6)).unwrap();
+    let _ = out.sum_all().unwrap().to_vec0::<f32>().unwrap();
+    let s = t.elapsed().as_secs_f64();
+    let flops = 2.0 * (D_S as f64 * 1024.0 + 2.0 * 1024.0 * 1024.0 + 1024.0 * D_S as f64) * f.test.len() as f64 * 50.0;
+    lines.push(String::new());
+    lines.push(format!(
+        "CDR sampling (DDPM, T = 50, K = 1) of {} test rows: {s:.1} s ({:.0} GFLOP/s; target 55 s)\n",
+        f.test.len(),
+        flops / s / 1e9
+    ));
+    lines.push(format!("Peak memory (VmHWM): {:.0} MiB\n", vm_hwm_mib()));
+    println!("{}", lines.join("\n"));
+}

@@ -1,0 +1,112 @@
+//! `just bench` (sweep part): trials per minute of a fixed 16-trial fusion sweep on a synthetic
+//! cache (20 classes; 2,000 train, 400 val, 600 test rows; x_v 512, x_s 384), run with
+//! `--jobs 1` and `--jobs 2`, and the speed-up. Prints a markdown section for BENCHMARKS.md.
+//!
+//! Run: `cargo run --release -p marnet-heads --example bench_sweep [-- --jobs 1,2,4]`
+
+use std::time::Instant;
+
+use candle_core::Device;
+use marnet_data::Split;
+use marnet_heads::features::{FeatureParts, Features};
+use marnet_heads::sweep::{parse_sweep, run_sweep, EngineOptions, TrialMetrics, Worker};
+use marnet_heads::{train_mode, HeadsConfig, Mode};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const D_V: usize = 512;
+const D_S: usize = 384;
+const K: usize = 20;
+
+/// The benchmark sweep: 2 x 2 x 2 x 2 = 16 trials, one seed, 3 + 3 epochs each.
+const SWEEP: &str = r#"
+seeds = 1
+[fixed]
+epochs = 3
+phase2_epochs = 3
+hidden = 256
+patience = 0
+[grid]
+d = [64, 128]
+fusion = ["concat", "add"]
+timesteps = [10, 20]
+gamma = [0.5, 1.0]
+"#;
+
+/// Gaussian class clusters: x_v = mean_v[c] + noise, x_s = mean_s[c] + noise (no text on test).
+fn synthetic(n_train: usize, n_val: usize, n_test: usize) -> anyhow::Result<Features> {
+    let mut rng = StdRng::seed_from_u64(5);
+    let mut normal = move || {
+        let u1: f32 = 1.0 - rng.random::<f32>();
+        let u2: f32 = rng.random();
+        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
+    };
+    let means_v: Vec<Vec<f32>> = (0..K).map(|_| (0..D_V).map(|_| normal()).collect()).collect();
+    let means_s: Vec<Vec<f32>> = (0..K).map(|_| (0..D_S).map(|_| normal()).collect()).collect();
+    let n = n_train + n_val + n_test;
+    let splits: Vec<Split> = (0..n)
+        .map(|i| if i < n_train { Split::Train } else if i < n_train + n_val { Split::Val } else { Split::Test })
+        .collect();
+    let labels: Vec<u32> = (0..n).map(|i| (i % K) as u32).collect();
+    let mut x_v = Vec::with_capacity(n * D_V);
+    let mut x_s = Vec::with_capacity(n * D_S);
+    for (i, &l) in labels.iter().enumerate() {
+        x_v.extend(means_v[l as usize].iter().map(|m| m + 2.0 * normal()));
+        let text = splits[i] != Split::Test;
+        x_s.extend(means_s[l as usize].iter().map(|m| if text { m + 2.0 * normal() } else { 0.0 }));
+    }
+    let parts = FeatureParts {
+        ids: (0..n).map(|i| format!("img/{i}.jpg")).collect(),
+        has_text: splits.iter().map(|s| *s != Split::Test).collect(),
+        splits,
+        labels,
+        x_v,
+        d_v: D_V,
+        x_s,
+        d_s: D_S,
+        class_names: (0..K).map(|c| format!("c{c}")).collect(),
+    };
+    Features::from_parts(parts, 0.1, 0, &Device::Cpu)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let jobs_list: Vec<usize> = match args.iter().position(|a| a == "--jobs") {
+        Some(i) => args
+            .get(i + 1)
+            .map(|s| s.split(',').filter_map(|j| j.trim().parse().ok()).collect())
+            .unwrap_or_default(),
+        None => vec![1, 2],
+    };
+    let features = synthetic(2000, 400, 600)?;
+    let spec = parse_sweep(SWEEP, "bench sweep")?;
+    let base = HeadsConfig::default();
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut rows = Vec::new();
+    for &jobs in &jobs_list {
+        let out = tempfile::tempdir()?;
+        let opts = EngineOptions { jobs, worker: Worker::default(), progress: false };
+        let start = Instant::now();
+        let outcome = run_sweep(&spec, &base, "fusion", out.path(), &opts, |cfg, seed| {
+            let r = train_mode(&features, cfg, Mode::Fusion, cfg.seed + seed)?;
+            Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
+        })?;
+        let secs = start.elapsed().as_secs_f64();
+        anyhow::ensure!(outcome.failures.is_empty(), "failed runs: {:?}", outcome.failures);
+        let per_min = outcome.ran as f64 / secs * 60.0;
+        eprintln!("--jobs {jobs}: {} trials in {secs:.1} s ({per_min:.1} trials/min)", outcome.ran);
+        rows.push((jobs, outcome.ran, secs, per_min));
+    }
+    println!("## Sweep throughput (`bench_sweep`)\n");
+    println!(
+        "Fixed 16-trial fusion sweep (d x fusion x T x gamma, 3 + 3 epochs, hidden 256) on a synthetic \
+         cache of 3,000 rows (x_v 512, x_s 384, 20 classes), release build, {cores} cores.\n"
+    );
+    println!("| --jobs | trials | seconds | trials/min | speed-up vs --jobs {} |", jobs_list.first().copied().unwrap_or(1));
+    println!("|--:|--:|--:|--:|--:|");
+    let base_rate = rows.first().map(|r| r.3).unwrap_or(f64::NAN);
+    for (jobs, ran, secs, per_min) in rows {
+        println!("| {jobs} | {ran} | {secs:.1} | {per_min:.1} | {:.2}x |", per_min / base_rate);
+    }
+    Ok(())
+}

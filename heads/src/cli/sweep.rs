@@ -1,0 +1,137 @@
+//! `marnet-heads sweep` and `marnet-heads sweep-report` (DESIGN §7): run a sweep file's trials on
+//! one feature cache, resumably and optionally split over machines, then merge the records.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use super::train::{effective_config, parse_device};
+use crate::features::Features;
+use crate::modes::{train_mode, Mode};
+use crate::sweep::{load_sweep, prepare_runs, run_sweep, write_sweep_report, EngineOptions, TrialMetrics, Worker};
+
+/// Arguments of `marnet-heads sweep`.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Feature cache folder written by `marnet-extract run`; read once, shared by all trials.
+    #[arg(long)]
+    pub cache: PathBuf,
+    /// Sweep file (TOML with [fixed], [grid], [random] and `seeds`; see the README).
+    #[arg(long)]
+    pub sweep: PathBuf,
+    /// Output folder: one record per finished run in OUT/trials/, the merged report next to it.
+    /// Re-running the same command skips finished runs.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Trials trained at the same time (default: the number of CPU cores). Matrix maths of each
+    /// trial gets cores / jobs threads.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Run only share k of n (runs whose index modulo n is k), e.g. `--worker 0/2` on one
+    /// machine and `--worker 1/2` on another, both writing to one shared --out.
+    #[arg(long, default_value = "0/1")]
+    pub worker: Worker,
+    /// Mode every trial trains (baseline, ema, mlp, cdr, fusion); default: the sweep file's
+    /// `mode`, else fusion.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Base config TOML that the sweep's overrides apply to (default: built-in defaults).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Override a base config key before the sweep's own (repeatable), e.g. `--set epochs=5`.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Compute device: cpu or cuda (needs the `cuda` feature).
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `marnet-heads sweep-report`.
+#[derive(Debug, Args)]
+pub struct SweepReportArgs {
+    /// Sweep output folder (the --out of `marnet-heads sweep`); merges every record found.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Runs `marnet-heads sweep`: validates every trial, loads the cache, trains this worker's
+/// unfinished runs, then writes the merged report of whatever is recorded so far.
+pub fn run(args: SweepArgs) -> Result<()> {
+    let spec = load_sweep(&args.sweep)?;
+    let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
+    let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
+    let base = effective_config(args.config.as_deref(), &args.set)?;
+    // Checked before the (slow) cache load; run_sweep checks again, cheaply.
+    let runs = prepare_runs(&spec, &base, mode.as_str())
+        .with_context(|| format!("sweep file {}", args.sweep.display()))?;
+    if runs.iter().any(|(_, c)| c.val_fraction != base.val_fraction) {
+        bail!(
+            "sweep file {}: `val_fraction` cannot be swept: the val split is built once from the \
+             cache and shared by every trial (set it with --set or --config instead)",
+            args.sweep.display()
+        );
+    }
+    let jobs = match args.jobs {
+        Some(0) => bail!("--jobs 0: expected at least 1"),
+        Some(j) => j,
+        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+    };
+    let device = parse_device(&args.device)?;
+    let cache = marnet_data::cache::read_cache(&args.cache)
+        .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
+    let features = Features::from_cache(&cache, base.val_fraction, base.seed, &device)
+        .with_context(|| format!("feature cache {}", args.cache.display()))?;
+    drop(cache);
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let text = std::fs::read(&args.sweep).with_context(|| format!("reading {}", args.sweep.display()))?;
+    crate::report::write_atomic(&args.out.join("sweep.toml"), &text)?;
+
+    if !args.quiet {
+        eprintln!(
+            "sweep {}: {} runs in all, worker {}/{} ({} jobs, mode {mode})",
+            args.sweep.display(),
+            runs.len(),
+            args.worker.index,
+            args.worker.count,
+            jobs
+        );
+    }
+    let opts = EngineOptions { jobs, worker: args.worker, progress: !args.quiet };
+    let outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, |cfg, seed| {
+        let r = train_mode(&features, cfg, mode, cfg.seed + seed)?;
+        Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
+    })?;
+    if !args.quiet {
+        eprintln!(
+            "this worker: {} runs assigned, {} already done, {} trained, {} failed",
+            outcome.assigned,
+            outcome.already_done,
+            outcome.ran,
+            outcome.failures.len()
+        );
+    }
+    let report = write_sweep_report(&args.out)?;
+    if !args.quiet {
+        eprintln!("{} runs recorded; leaderboard: {}", report.runs, args.out.join("leaderboard.md").display());
+    }
+    if !outcome.failures.is_empty() {
+        bail!("{} runs failed (listed above); run the same command again to retry them", outcome.failures.len());
+    }
+    Ok(())
+}
+
+/// Runs `marnet-heads sweep-report`: merges the records of every worker into results.parquet,
+/// results.csv, leaderboard.md and the plot.
+pub fn run_report(args: SweepReportArgs) -> Result<()> {
+    let report = write_sweep_report(&args.out)?;
+    eprintln!("{} runs of {} trials merged into {}", report.runs, report.trials, args.out.display());
+    if let Some(best) = &report.best {
+        let keys: Vec<String> = best.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("best by mean val top-1: {:.2} % ({})", best.val_top1.mean, keys.join(", "));
+    }
+    Ok(())
+}

@@ -1,0 +1,353 @@
+//! Every hyperparameter of stage two in one TOML-serialisable struct (DESIGN §2).
+//!
+//! The paper (MARNet, ICANN 2024) publishes no hyperparameters, so each *default* below is ours
+//! and each is a key that `--set key=value` or a sweep file can vary. [`HeadsConfig::validate`]
+//! rejects values that would make training or sampling meaningless, naming the offending key.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::Path;
+
+/// Noise schedule of the CDR diffusion (DESIGN §2, eqs. 14-16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Nichol & Dhariwal (2021): `alphas_cumprod(t) = cos²((t/T + s)/(1 + s)·π/2)` normalised.
+    Cosine,
+    /// Ho et al. (2020): betas evenly spaced from `beta_start` to `beta_end`.
+    Linear,
+}
+
+/// Activation between the denoiser's Linear layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Activation {
+    Silu,
+    Relu,
+    Gelu,
+}
+
+/// How `x_EMA` and `x_CDR` are fused (DESIGN §2, eq. 24 and Counterfactual VQA).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionKind {
+    /// `Linear(concat(x_EMA, x_CDR))` (2d inputs).
+    Concat,
+    /// `Linear(x_EMA + x_CDR)`.
+    Add,
+    /// `Linear(x_EMA ⊙ x_CDR)`.
+    Mul,
+    /// Logit fusion `log σ(z_a + z_b)`.
+    Sum,
+    /// Logit fusion `p = σ(z_a)·σ(z_b)`, `log(p / (1 + p))`.
+    Hm,
+}
+
+/// Which CDR features the phase-2 fusion classifier trains on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FusionFeatures {
+    /// Sampled once from pure noise after phase 1 (what the classifier meets at test time).
+    Sampled,
+    /// The denoiser's one-step prediction from `x_s^t`, trained jointly in phase 1.
+    Onestep,
+}
+
+/// Reverse-process sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SamplerKind {
+    /// Ancestral DDPM, eqs. 21-23, T steps.
+    Ddpm,
+    /// Deterministic DDIM (η = 0) over `ddim_steps` evenly spaced steps.
+    Ddim,
+}
+
+macro_rules! display_lowercase {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", format!("{:?}", self).to_lowercase())
+            }
+        }
+    )*};
+}
+display_lowercase!(ScheduleKind, Activation, FusionKind, FusionFeatures, SamplerKind);
+
+/// All stage-two hyperparameters (DESIGN §2). `Default` gives the DESIGN defaults.
+///
+/// Serialised flat to TOML (`config.toml` in each run folder); unknown keys are rejected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadsConfig {
+    /// Shared width `d` of `E_v`, `E_s` (EMA, eq. 5). Default 512.
+    pub d: usize,
+    /// Weight `α1` of the EMA classifier's cross-entropy (eq. 13). Default 1.
+    pub alpha1: f64,
+    /// Weight `β` of `L_ITA` (eq. 13). Default 1.
+    pub beta: f64,
+    /// Weight `α2` of the CE on `x̂_s^0` (L_CDR). Default 1.
+    pub alpha2: f64,
+    /// Weight `γ` of the MSE on `x̂_s^0` (L_CDR, eq. 19). Default 1.
+    pub gamma: f64,
+    /// Initial temperature τ of the InfoNCE logits; stored as `logit_scale = ln(1/τ)`. Default 0.07.
+    pub tau_init: f64,
+    /// Upper clamp on `1/τ` (CLIP's 100). Default 100.
+    pub max_inv_tau: f64,
+    /// Number of diffusion steps T. Default 50.
+    pub timesteps: usize,
+    /// Noise schedule: `cosine` (default) or `linear`.
+    pub schedule: ScheduleKind,
+    /// First beta of the linear schedule. Default 1e-4.
+    pub beta_start: f64,
+    /// Last beta of the linear schedule. Default 0.02.
+    pub beta_end: f64,
+    /// Offset `s` of the cosine schedule. Default 0.008.
+    pub cosine_s: f64,
+    /// Hidden width of the denoiser and of the `mlp` ablation. Default 1024.
+    pub hidden: usize,
+    /// Denoiser activation: `silu` (default), `relu`, `gelu`.
+    pub activation: Activation,
+    /// Size of the sinusoidal time embedding (even). Default 128.
+    pub temb_dim: usize,
+    /// Probability of replacing `x_v` by the learned null condition in training. Default 0 (off).
+    pub cond_dropout: f64,
+    /// Classifier-free guidance weight `w` at sampling. Default 0.
+    pub guidance: f64,
+    /// Fusion of `x_EMA` and `x_CDR`: `concat` (default), `add`, `mul`, `sum`, `hm`.
+    pub fusion: FusionKind,
+    /// CDR features for the fusion classifier: `sampled` (default) or `onestep`.
+    pub fusion_features: FusionFeatures,
+    /// Sampler: `ddpm` (default) or `ddim`.
+    pub sampler: SamplerKind,
+    /// Number of DDIM steps (≤ timesteps). Default 10.
+    pub ddim_steps: usize,
+    /// Number K of sampling chains averaged into `x̂_s^0`. Default 1.
+    pub samples: usize,
+    /// AdamW learning rate (peak, after warmup). Default 1e-3.
+    pub lr: f64,
+    /// AdamW decoupled weight decay. Default 1e-4.
+    pub weight_decay: f64,
+    /// Dropout before every classifier (and in the fusion classifier). Default 0.
+    pub dropout: f64,
+    /// Mini-batch size. Default 256.
+    pub batch: usize,
+    /// Epochs of phase 1 (and of single-phase modes). Default 50.
+    pub epochs: usize,
+    /// Epochs of phase 2 (fusion / cdr classifier on sampled features). Default 50.
+    pub phase2_epochs: usize,
+    /// Fraction of the steps used for linear learning-rate warmup. Default 0.05.
+    pub warmup: f64,
+    /// Stop a phase after this many epochs without a better val top-1; 0 = never. Default 10.
+    pub patience: usize,
+    /// Seed of every random choice (init, shuffling, noise, sampling). Default 0.
+    pub seed: u64,
+    /// Fraction of train held out (stratified) when the dataset has no val split. Default 0.1.
+    pub val_fraction: f64,
+    /// Read the loss scalar back from the device every this many steps. Default 20.
+    pub log_every: usize,
+}
+
+impl Default for HeadsConfig {
+    fn default() -> Self {
+        Self {
+            d: 512,
+            alpha1: 1.0,
+            beta: 1.0,
+            alpha2: 1.0,
+            gamma: 1.0,
+            tau_init: 0.07,
+            max_inv_tau: 100.0,
+            timesteps: 50,
+            schedule: ScheduleKind::Cosine,
+            beta_start: 1e-4,
+            beta_end: 0.02,
+            cosine_s: 0.008,
+            hidden: 1024,
+            activation: Activation::Silu,
+            temb_dim: 128,
+            cond_dropout: 0.0,
+            guidance: 0.0,
+            fusion: FusionKind::Concat,
+            fusion_features: FusionFeatures::Sampled,
+            sampler: SamplerKind::Ddpm,
+            ddim_steps: 10,
+            samples: 1,
+            lr: 1e-3,
+            weight_decay: 1e-4,
+            dropout: 0.0,
+            batch: 256,
+            epochs: 50,
+            phase2_epochs: 50,
+            warmup: 0.05,
+            patience: 10,
+            seed: 0,
+            val_fraction: 0.1,
+            log_every: 20,
+        }
+    }
+}
+
+/// Largest `alphas_cumprod[T-1]` accepted when sampling starts from pure noise.
+pub const MAX_FINAL_ALPHA_CUMPROD: f64 = 0.05;
+
+impl HeadsConfig {
+    /// Every valid key, in declaration order (the names `--set` and sweep files use).
+    pub fn keys() -> Vec<&'static str> {
+        vec![
+            "d", "alpha1", "beta", "alpha2", "gamma", "tau_init", "max_inv_tau", "timesteps",
+            "schedule", "beta_start", "beta_end", "cosine_s", "hidden", "activation", "temb_dim",
+            "cond_dropout", "guidance", "fusion", "fusion_features", "sampler", "ddim_steps",
+            "samples", "lr", "weight_decay", "dropout", "batch", "epochs", "phase2_epochs",
+            "warmup", "patience", "seed", "val_fraction", "log_every",
+        ]
+    }
+
+    /// Parses a TOML config file (missing keys keep their defaults) and validates it.
+    ///
+    /// Errors: unreadable file, TOML syntax, unknown key, wrong type, invalid value (all naming
+    /// the file).
+    pub fn from_toml_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config {}", path.display()))?;
+        let cfg: Self = toml::from_str(&text).with_context(|| {
+            format!("parsing config {} (valid keys: {})", path.display(), Self::keys().join(", "))
+        })?;
+        cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML text (what `config.toml` in a run folder holds).
+    pub fn to_toml_string(&self) -> Result<String> {
+        toml::to_string(self).context("serialising config to TOML")
+    }
+
+    /// Sets one key from a `--set key=value` string.
+    ///
+    /// `value` is parsed as a TOML value (`3`, `1e-3`, `true`, `"ddim"`); if that fails it is
+    /// taken as a bare string (so `fusion=hm` works). Errors: unknown key (listing the valid
+    /// ones) or a value of the wrong type / unknown variant, naming the key. Does not call
+    /// [`validate`](Self::validate).
+    pub fn apply_override(&mut self, key: &str, value: &str) -> Result<()> {
+        let key = key.trim();
+        if !Self::keys().contains(&key) {
+            bail!("unknown config key `{key}`; valid keys: {}", Self::keys().join(", "));
+        }
+        let value = value.trim();
+        let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or_else(|| toml::Value::String(value.to_string()));
+        let mut table = toml::Value::try_from(&*self).context("serialising config")?;
+        let toml::Value::Table(ref mut map) = table else {
+            bail!("config did not serialise to a table");
+        };
+        map.insert(key.to_string(), parsed);
+        *self = table.try_into().map_err(|e: toml::de::Error| {
+            anyhow::anyhow!("config key `{key}`: cannot use value `{value}`: {}", e.message())
+        })?;
+        Ok(())
+    }
+
+    /// Checks every value; the error names the key and what was expected.
+    pub fn validate(&self) -> Result<()> {
+        fn unit_open(key: &str, v: f64) -> Result<()> {
+            if !(v > 0.0 && v < 1.0) {
+                bail!("config key `{key}` = {v}: expected a value in the open interval (0, 1)");
+            }
+            Ok(())
+        }
+        fn unit_half_open(key: &str, v: f64) -> Result<()> {
+            if !(0.0..1.0).contains(&v) {
+                bail!("config key `{key}` = {v}: expected a value in [0, 1)");
+            }
+            Ok(())
+        }
+        fn positive(key: &str, v: f64) -> Result<()> {
+            if !(v > 0.0 && v.is_finite()) {
+                bail!("config key `{key}` = {v}: expected a finite value > 0");
+            }
+            Ok(())
+        }
+        fn non_negative(key: &str, v: f64) -> Result<()> {
+            if !(v >= 0.0 && v.is_finite()) {
+                bail!("config key `{key}` = {v}: expected a finite value >= 0");
+            }
+            Ok(())
+        }
+        fn at_least_one(key: &str, v: usize) -> Result<()> {
+            if v == 0 {
+                bail!("config key `{key}` = 0: expected an integer >= 1");
+            }
+            Ok(())
+        }
+        at_least_one("d", self.d)?;
+        for (k, v) in [("alpha1", self.alpha1), ("beta", self.beta), ("alpha2", self.alpha2), ("gamma", self.gamma)] {
+            non_negative(k, v)?;
+        }
+        positive("tau_init", self.tau_init)?;
+        positive("max_inv_tau", self.max_inv_tau)?;
+        if 1.0 / self.tau_init > self.max_inv_tau {
+            bail!(
+                "config key `tau_init` = {}: 1/tau_init = {} exceeds max_inv_tau = {}",
+                self.tau_init, 1.0 / self.tau_init, self.max_inv_tau
+            );
+        }
+        at_least_one("timesteps", self.timesteps)?;
+        unit_open("beta_start", self.beta_start)?;
+        unit_open("beta_end", self.beta_end)?;
+        if self.beta_start > self.beta_end {
+            bail!(
+                "config key `beta_start` = {} is greater than `beta_end` = {}: the noise minimum must not exceed its maximum",
+                self.beta_start, self.beta_end
+            );
+        }
+        positive("cosine_s", self.cosine_s)?;
+        at_least_one("hidden", self.hidden)?;
+        if self.temb_dim < 2 || self.temb_dim % 2 != 0 {
+            bail!("config key `temb_dim` = {}: expected an even integer >= 2", self.temb_dim);
+        }
+        unit_half_open("cond_dropout", self.cond_dropout)?;
+        non_negative("guidance", self.guidance)?;
+        if self.guidance > 0.0 && self.cond_dropout == 0.0 {
+            bail!(
+                "config key `guidance` = {}: classifier-free guidance needs a trained null condition; set cond_dropout > 0",
+                self.guidance
+            );
+        }
+        at_least_one("ddim_steps", self.ddim_steps)?;
+        if self.sampler == SamplerKind::Ddim && self.ddim_steps > self.timesteps {
+            bail!(
+                "config key `ddim_steps` = {}: must not exceed timesteps = {}",
+                self.ddim_steps, self.timesteps
+            );
+        }
+        at_least_one("samples", self.samples)?;
+        positive("lr", self.lr)?;
+        non_negative("weight_decay", self.weight_decay)?;
+        unit_half_open("dropout", self.dropout)?;
+        at_least_one("batch", self.batch)?;
+        at_least_one("epochs", self.epochs)?;
+        at_least_one("phase2_epochs", self.phase2_epochs)?;
+        unit_half_open("warmup", self.warmup)?;
+        unit_open("val_fraction", self.val_fraction)?;
+        at_least_one("log_every", self.log_every)?;
+        // Sampling starts from x_s^T ~ N(0, I); that is only the true marginal at t = T when
+        // almost no signal is left, i.e. alphas_cumprod[T-1] is close to zero.
+        let sched = crate::schedule::schedule_host(self)
+            .with_context(|| format!("config key `schedule` = {}", self.schedule))?;
+        let last = *sched.alphas_cumprod.last().expect("timesteps >= 1 checked above");
+        if last > MAX_FINAL_ALPHA_CUMPROD {
+            bail!(
+                "config keys `schedule` = {}, `timesteps` = {}, `beta_start`/`beta_end` = {}/{}: \
+                 alphas_cumprod[T-1] = {last:.4} > {MAX_FINAL_ALPHA_CUMPROD}; sampling starts from pure \
+                 noise N(0, I), which is only the distribution of x_s^T when almost no signal is left at \
+                 t = T, so the sampler would start far from what the denoiser was trained on. Raise \
+                 `timesteps` or `beta_end`, or use the cosine schedule",
+                self.schedule, self.timesteps, self.beta_start, self.beta_end
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,125 @@
+//! Reverse diffusion: DDPM ancestral sampling (paper eqs. 21-23) and deterministic DDIM (η = 0).
+//!
+//! DDPM, for t = T..1: `μ = coef1_t·x̂_s^0 + coef2_t·x_s^t`, `x_s^{t-1} = μ + sqrt(β̂_t)·z`, with no
+//! noise at the last step (t = 1, where coef1 = 1, coef2 = 0, so the result is `x̂_s^0`).
+//! DDIM (Song et al. 2021, η = 0) over `ddim_steps` evenly spaced steps:
+//! `ε̂ = (x_t - sqrt(ᾱ_t)·x̂_0)/sqrt(1-ᾱ_t)`, `x_prev = sqrt(ᾱ_prev)·x̂_0 + sqrt(1-ᾱ_prev)·ε̂`.
+//! Classifier-free guidance: `x̂_0 = (1+w)·X_θ(·, x_v) - w·X_θ(·, ∅)`. `samples = K` chains are
+//! averaged. Rows are processed in chunks of [`CHUNK_ROWS`] (one large matmul per layer and step);
+//! the `x_v` term of the first layer is computed once per chunk.
+
+use crate::config::{HeadsConfig, SamplerKind};
+use crate::denoiser::Denoiser;
+use crate::rng::HostRng;
+use crate::schedule::HostSchedule;
+use anyhow::Result;
+use candle_core::Tensor;
+
+/// Rows per sampling chunk (bounds the activation memory: CHUNK_ROWS × hidden × 4 bytes).
+pub const CHUNK_ROWS: usize = 16384;
+
+/// The 1-based steps a sampler visits, descending: T..1 for DDPM; for DDIM the S = `ddim_steps`
+/// steps `round(i·T/S)`, i = S..1 (the last DDIM step jumps to ᾱ_0 = 1 and returns `x̂_s^0`).
+pub fn sampler_steps(t_max: usize, kind: SamplerKind, ddim_steps: usize) -> Vec<usize> {
+    match kind {
+        SamplerKind::Ddpm => (1..=t_max).rev().collect(),
+        SamplerKind::Ddim => {
+            let s = ddim_steps.clamp(1, t_max);
+            let mut v: Vec<usize> =
+                (1..=s).map(|i| ((i as f64 * t_max as f64 / s as f64).round() as usize).max(1)).collect();
+            v.dedup();
+            v.reverse();
+            v
+        }
+    }
+}
+
+/// Samples `x̂_s^0` (n, d_s) for each row of `x_v` (n, d_v), averaging `cfg.samples` chains.
+/// Noise comes from `rng` (seeded), so the result is reproducible.
+pub fn sample(
+    den: &Denoiser,
+    sched: &HostSchedule,
+    x_v: &Tensor,
+    d_s: usize,
+    cfg: &HeadsConfig,
+    rng: &mut HostRng,
+) -> Result<Tensor> {
+    let n = x_v.dim(0)?;
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while start < n {
+        let len = CHUNK_ROWS.min(n - start);
+        let xv = x_v.narrow(0, start, len)?;
+        let mut acc: Option<Tensor> = None;
+        for _ in 0..cfg.samples {
+            let x0 = sample_chain(den, sched, &xv, d_s, cfg, rng)?;
+            acc = Some(match acc {
+                None => x0,
+                Some(a) => (a + x0)?,
+            });
+        }
+        let mut x0 = acc.expect("samples >= 1");
+        if cfg.samples > 1 {
+            x0 = (x0 / cfg.samples as f64)?;
+        }
+        chunks.push(x0);
+        start += len;
+    }
+    if chunks.is_empty() {
+        return Ok(Tensor::zeros((0, d_s), candle_core::DType::F32, x_v.device())?);
+    }
+    Ok(Tensor::cat(&chunks, 0)?)
+}
+
+/// One chain for a chunk of rows: (n, d_v) -> (n, d_s).
+fn sample_chain(
+    den: &Denoiser,
+    sched: &HostSchedule,
+    x_v: &Tensor,
+    d_s: usize,
+    cfg: &HeadsConfig,
+    rng: &mut HostRng,
+) -> Result<Tensor> {
+    let n = x_v.dim(0)?;
+    let dev = x_v.device();
+    let cond = den.cond(Some(x_v))?;
+    let null = if cfg.guidance != 0.0 { Some(den.cond(None)?) } else { None };
+    let predict = |x_t: &Tensor, t: usize| -> Result<Tensor> {
+        let time = den.time_term(t)?;
+        let c = den.forward_terms(x_t, &cond, &time)?;
+        Ok(match &null {
+            Some(nc) => {
+                let u = den.forward_terms(x_t, nc, &time)?;
+                ((c * (1.0 + cfg.guidance))? - (u * cfg.guidance)?)?
+            }
+            None => c,
+        })
+    };
+    let mut x = rng.normal(n, d_s, dev)?;
+    let steps = sampler_steps(sched.len(), cfg.sampler, cfg.ddim_steps);
+    for (k, &t) in steps.iter().enumerate() {
+        let i = t - 1;
+        let x0 = predict(&x, t)?;
+        x = match cfg.sampler {
+            SamplerKind::Ddpm => {
+                let mu = ((&x0 * sched.posterior_mean_coef1[i])? + (&x * sched.posterior_mean_coef2[i])?)?;
+                if t > 1 {
+                    let z = rng.normal(n, d_s, dev)?;
+                    (mu + (z * sched.posterior_variance[i].sqrt())?)?
+                } else {
+                    mu
+                }
+            }
+            SamplerKind::Ddim => {
+                let ac = sched.alphas_cumprod[i];
+                let prev = match steps.get(k + 1) {
+                    Some(&tp) => sched.alphas_cumprod[tp - 1],
+                    None => 1.0,
+                };
+                let eps = ((&x - (&x0 * ac.sqrt())?)? / (1.0 - ac).sqrt())?;
+                ((&x0 * prev.sqrt())? + (eps * (1.0 - prev).sqrt())?)?
+            }
+        };
+    }
+    Ok(x)
+}

@@ -1,0 +1,239 @@
+//! Runs the trials of a sweep in parallel, resumably.
+//!
+//! 1. Expand the sweep ([`super::expand`]) and build and validate the config of *every* run
+//!    first, so an unknown key or a bad value fails before any training starts.
+//! 2. Keep this worker's share (`--worker k/n`: run index modulo n) and drop runs whose record
+//!    already exists (resume).
+//! 3. Run the rest on `jobs` threads. Each thread owns a rayon pool of `cores / jobs` threads
+//!    and runs its trial inside it, so candle's gemm (which splits matmuls over the *current*
+//!    rayon pool) never uses more than `cores` threads in total. Scheduling whole trials with
+//!    rayon itself would let a thread blocked in a gemm join steal a second trial.
+//! 4. Write each finished run's record atomically; a failed or panicking run is reported and
+//!    not recorded, so the next invocation retries it.
+
+use std::panic::AssertUnwindSafe;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{anyhow, bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::expand::{expand_runs, RunSpec};
+use super::record::{is_done, write_record, TrialMetrics, TrialRecord};
+use super::spec::SweepSpec;
+
+/// A config a sweep can vary: `HeadsConfig` in the binary, a stand-in in tests.
+pub trait SweepConfig: Clone + Send + Sync {
+    /// Sets `key` from its string form (as `--set key=value`).
+    ///
+    /// # Errors
+    /// Unknown key or a value that does not parse.
+    fn apply_override(&mut self, key: &str, value: &str) -> Result<()>;
+    /// Checks the whole config for consistency.
+    ///
+    /// # Errors
+    /// Any invalid combination of values.
+    fn validate(&self) -> Result<()>;
+}
+
+impl SweepConfig for crate::HeadsConfig {
+    fn apply_override(&mut self, key: &str, value: &str) -> Result<()> {
+        crate::HeadsConfig::apply_override(self, key, value)
+    }
+    fn validate(&self) -> Result<()> {
+        crate::HeadsConfig::validate(self)
+    }
+}
+
+/// `--worker k/n`: this process runs the runs whose index modulo `count` is `index`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Worker {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Default for Worker {
+    /// `0/1`: every run.
+    fn default() -> Self {
+        Self { index: 0, count: 1 }
+    }
+}
+
+impl FromStr for Worker {
+    type Err = anyhow::Error;
+    /// Parses `k/n` with `0 ≤ k < n`.
+    fn from_str(s: &str) -> Result<Self> {
+        let (k, n) = s.split_once('/').with_context(|| format!("worker `{s}`: expected k/n, e.g. 0/2"))?;
+        let index: usize = k.trim().parse().with_context(|| format!("worker `{s}`: k is not a number"))?;
+        let count: usize = n.trim().parse().with_context(|| format!("worker `{s}`: n is not a number"))?;
+        if count == 0 || index >= count {
+            bail!("worker `{s}`: need 0 ≤ k < n");
+        }
+        Ok(Self { index, count })
+    }
+}
+
+/// How to run a sweep.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Trials run at the same time (≥ 1).
+    pub jobs: usize,
+    pub worker: Worker,
+    /// Draw an indicatif progress bar on stderr.
+    pub progress: bool,
+}
+
+/// What [`run_sweep`] did.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct SweepOutcome {
+    /// Runs in the whole sweep (all workers).
+    pub total_runs: usize,
+    /// Runs assigned to this worker.
+    pub assigned: usize,
+    /// Of those, runs skipped because their record existed.
+    pub already_done: usize,
+    /// Runs completed by this call.
+    pub ran: usize,
+    /// One message per failed run (not recorded; retried next time).
+    pub failures: Vec<String>,
+}
+
+/// Builds and validates the config of every run: `base` with the run's overrides applied.
+///
+/// # Errors
+/// The first run whose overrides or config are invalid, naming the trial and the key.
+pub fn prepare_runs<C: SweepConfig>(spec: &SweepSpec, base: &C, mode: &str) -> Result<Vec<(RunSpec, C)>> {
+    let mut out = Vec::new();
+    for run in expand_runs(spec, mode) {
+        let mut cfg = base.clone();
+        for (k, v) in &run.overrides {
+            cfg.apply_override(k, &v.to_string())
+                .with_context(|| format!("sweep trial {}: key `{k}` = `{v}`", run.trial))?;
+        }
+        cfg.validate().with_context(|| format!("sweep trial {}: invalid config {}", run.trial, describe(&run)))?;
+        out.push((run, cfg));
+    }
+    Ok(out)
+}
+
+/// `key=value, ...` of a run's overrides.
+pub fn describe(run: &RunSpec) -> String {
+    run.overrides.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// Runs this worker's unfinished runs of `spec` with `trial_fn(config, seed)` and records each
+/// in `out/trials/`. See the module docs for the order of work.
+///
+/// # Errors
+/// An invalid run config (before anything runs), `jobs == 0`, or a thread pool that cannot be
+/// created. Failures of single runs are returned in [`SweepOutcome::failures`].
+pub fn run_sweep<C, F>(
+    spec: &SweepSpec,
+    base: &C,
+    mode: &str,
+    out: &Path,
+    opts: &EngineOptions,
+    trial_fn: F,
+) -> Result<SweepOutcome>
+where
+    C: SweepConfig,
+    F: Fn(&C, u64) -> Result<TrialMetrics> + Sync,
+{
+    if opts.jobs == 0 {
+        bail!("--jobs must be at least 1");
+    }
+    let runs = prepare_runs(spec, base, mode)?;
+    let total_runs = runs.len();
+    let mine: Vec<(RunSpec, C)> = runs
+        .into_iter()
+        .filter(|(r, _)| r.index % opts.worker.count == opts.worker.index)
+        .collect();
+    let assigned = mine.len();
+    let todo: Vec<(RunSpec, C)> = mine.into_iter().filter(|(r, _)| !is_done(out, &r.hash)).collect();
+    let already_done = assigned - todo.len();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+
+    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} trials ({eta} left) {msg}")
+            .map_err(|e| anyhow!("progress template: {e}"))?,
+    );
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let jobs = opts.jobs.min(todo.len().max(1));
+    let inner = (cores / jobs).max(1);
+    let cursor = AtomicUsize::new(0);
+    let failures = Mutex::new(Vec::new());
+    let ran = AtomicUsize::new(0);
+
+    std::thread::scope(|scope| -> Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..jobs {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(inner)
+                .build()
+                .context("creating a trial thread pool")?;
+            let (todo, cursor, failures, ran, bar, trial_fn) = (&todo, &cursor, &failures, &ran, &bar, &trial_fn);
+            handles.push(scope.spawn(move || loop {
+                let i = cursor.fetch_add(1, Ordering::Relaxed);
+                let Some((run, cfg)) = todo.get(i) else { break };
+                let start = Instant::now();
+                let result = pool.install(|| std::panic::catch_unwind(AssertUnwindSafe(|| trial_fn(cfg, run.seed))));
+                let seconds = start.elapsed().as_secs_f64();
+                let outcome = match result {
+                    Ok(Ok(metrics)) => write_record(out, &record_of(run, mode, metrics, seconds)),
+                    Ok(Err(e)) => Err(e),
+                    Err(panic) => Err(anyhow!("panicked: {}", panic_text(&panic))),
+                };
+                match outcome {
+                    Ok(()) => {
+                        ran.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        let msg = format!("run {} (trial {}, seed {}; {}): {e:#}", run.index, run.trial, run.seed, describe(run));
+                        bar.println(format!("failed: {msg}"));
+                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
+                    }
+                }
+                bar.inc(1);
+            }));
+        }
+        for h in handles {
+            if h.join().is_err() {
+                bail!("a sweep worker thread panicked");
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    Ok(SweepOutcome {
+        total_runs,
+        assigned,
+        already_done,
+        ran: ran.into_inner(),
+        failures: failures.into_inner().unwrap_or_else(|p| p.into_inner()),
+    })
+}
+
+fn record_of(run: &RunSpec, mode: &str, metrics: TrialMetrics, seconds: f64) -> TrialRecord {
+    TrialRecord {
+        hash: run.hash.clone(),
+        trial: run.trial,
+        seed: run.seed,
+        mode: mode.to_string(),
+        overrides: run.overrides.clone(),
+        metrics,
+        seconds,
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -155,7 +155,7 @@ fn main() -> Result<()> {
         PathBuf::from(&a.image_model).join("config.json"),
     )?)?;
     let gflop = vit_gflop_per_image(&cfg);
-    md += &format!("| encoder | batch | items/s | ms/item | GFLOP/s | % of matmul peak |\n|---|---:|---:|---:|---:|---:|\n");
+    md += "| encoder | batch | items/s | ms/item | GFLOP/s | % of matmul peak |\n|---|---:|---:|---:|---:|---:|\n";
     for &b in &a.batch_sizes {
         let secs = best_of(1, || {
             for chunk in items.chunks(b) {

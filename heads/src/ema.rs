@@ -14,7 +14,8 @@ use candle_nn::{Linear, Module};
 
 /// Slope of `g` for negative inputs.
 pub const LEAKY_SLOPE: f64 = 0.01;
-/// Added to row norms before dividing (a zero row gives cosine 0, not NaN).
+/// Row norms are `sqrt(||x||² + COSINE_EPS²)`: a zero row gives cosine 0 and a finite gradient
+/// (the derivative of `sqrt` at 0 would be infinite).
 pub const COSINE_EPS: f64 = 1e-8;
 
 /// `g(x)` = LeakyReLU(0.01).
@@ -22,9 +23,9 @@ pub fn g(x: &Tensor) -> Result<Tensor> {
     Ok(candle_nn::ops::leaky_relu(x, LEAKY_SLOPE)?)
 }
 
-/// Rows scaled to unit L2 norm, `x / (||x|| + eps)`: (n, d) -> (n, d).
+/// Rows scaled to unit L2 norm, `x / sqrt(||x||² + eps²)`: (n, d) -> (n, d).
 pub fn l2_normalize(x: &Tensor) -> Result<Tensor> {
-    let norm = (x.sqr()?.sum_keepdim(D::Minus1)?.sqrt()? + COSINE_EPS)?;
+    let norm = (x.sqr()?.sum_keepdim(D::Minus1)? + COSINE_EPS * COSINE_EPS)?.sqrt()?;
     Ok(x.broadcast_div(&norm)?)
 }
 

@@ -22,3 +22,11 @@ fn same_seed_gives_identical_metrics_json() {
     assert_eq!(a, b);
     assert!(a.contains("\"fusion\"") && a.contains("\"top5\""));
 }
+
+#[test]
+fn features_and_results_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<marnet_heads::Features>();
+    shareable::<marnet_heads::ModeResult>();
+    shareable::<marnet_heads::HeadsConfig>();
+}

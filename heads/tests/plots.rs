@@ -99,6 +99,10 @@ fn metric_by_key_png() {
     plot_metric_by_key(&path, "d", &groups, "val top-1 (%)").unwrap();
     assert!(png_variance(&path, (900, 560)) > 0.0);
     assert!(coloured_pixels(&path) > 100);
+    // A single value still draws; no finite value is an error.
+    plot_metric_by_key(&path, "d", &groups[..1], "val top-1 (%)").unwrap();
+    assert!(png_variance(&path, (900, 560)) > 0.0);
+    assert!(plot_metric_by_key(&path, "d", &[("1".to_string(), vec![f64::NAN])], "y").is_err());
 }
 
 fn row(mode: &str, v1: f64, t1: f64) -> ReportRow {

@@ -114,9 +114,14 @@ pub fn run(args: SweepArgs) -> Result<()> {
             outcome.failures.len()
         );
     }
-    let report = write_sweep_report(&args.out)?;
-    if !args.quiet {
-        eprintln!("{} runs recorded; leaderboard: {}", report.runs, args.out.join("leaderboard.md").display());
+    match write_sweep_report(&args.out) {
+        Ok(report) if !args.quiet => {
+            eprintln!("{} runs recorded; leaderboard: {}", report.runs, args.out.join("leaderboard.md").display())
+        }
+        Ok(_) => {}
+        // With failed runs, say so below rather than "no finished trial".
+        Err(e) if outcome.failures.is_empty() => return Err(e),
+        Err(e) => eprintln!("note: no report yet: {e:#}"),
     }
     if !outcome.failures.is_empty() {
         bail!("{} runs failed (listed above); run the same command again to retry them", outcome.failures.len());

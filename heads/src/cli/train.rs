@@ -95,7 +95,12 @@ pub fn run(args: TrainArgs) -> Result<()> {
             if !args.quiet {
                 eprintln!("training {mode} (seed {seed})");
             }
-            let r = train_mode_with(&features, &cfg, mode, seed, &opts).with_context(|| format!("training mode {mode}"))?;
+            let mut r = train_mode_with(&features, &cfg, mode, seed, &opts).with_context(|| format!("training mode {mode}"))?;
+            if s > 0 {
+                // Only the first seed's embeddings and weights are written; free the rest.
+                r.embeddings = None;
+                r.weights.clear();
+            }
             if !args.quiet {
                 eprintln!(
                     "{mode}: val top-1 {:.2} %, test top-1 {:.2} % ({:.1} s)",

@@ -1,6 +1,7 @@
-//! The image encoder as a trainable backbone: the same `marnet_extract` encoders (`vit`,
-//! `clip_vision_model`/`clip`, picked by `config.json` `model_type`, DESIGN §5) and the same
-//! preprocessing as `marnet-extract run`, but built on a [`TrainableBackend`] so the weights the
+//! The image encoder as a trainable backbone: the architectures of `marnet_extract` (`vit`,
+//! `clip_vision_model`/`clip`, picked by `config.json` `model_type`, DESIGN §5) in their
+//! differentiable form ([`super::nets`]), the same config parsing and preprocessing as
+//! `marnet-extract run`, built on a [`TrainableBackend`] so the weights the
 //! [`FreezeSpec`] selects are candle `Var`s named exactly like the source safetensors tensors
 //! (`encoder.layer.3.attention.attention.query.weight`, `vision_model.post_layernorm.bias`, ...).
 
@@ -9,7 +10,7 @@ use super::trainable_vb::{sorted_vars, TrainableBackend};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
-use marnet_extract::encoders::{clip::ClipVisionEncoder, vit::VitEncoder};
+use super::nets::{clip::TrainClip, vit::TrainViT};
 use marnet_extract::model_config::{load_config, ModelConfig};
 use marnet_extract::{resolve_model, ImageEncoder, ModelFiles, Pooling, Preprocessor};
 use std::sync::Arc;
@@ -77,14 +78,14 @@ pub fn load_image_backbone(spec: &str, pooling: Option<Pooling>, freeze: FreezeS
     };
     let (encoder, image_size, clip_style): (Box<dyn ImageEncoder>, usize, bool) = match &cfg {
         ModelConfig::Vit(c) => {
-            let enc = VitEncoder::new(c, pooling, under("vit", "embeddings.cls_token"))
+            let enc = TrainViT::new(c, pooling, under("vit", "embeddings.cls_token"))
                 .with_context(|| format!("model {spec:?}: loading vit weights"))?;
             (Box::new(enc), c.image_size, false)
         }
         ModelConfig::ClipVision(c) => {
             let tower = under("vision_model", "embeddings.class_embedding");
             let proj = source.contains_tensor("visual_projection.weight").then(|| vb.pp("visual_projection"));
-            let enc = ClipVisionEncoder::new(c, pooling, tower, proj)
+            let enc = TrainClip::new(c, pooling, tower, proj)
                 .with_context(|| format!("model {spec:?}: loading CLIP vision weights"))?;
             (Box::new(enc), c.image_size, true)
         }

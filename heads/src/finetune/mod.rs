@@ -21,6 +21,7 @@ pub mod freeze;
 pub mod grad_accum;
 pub mod heads_model;
 pub mod image_backbone;
+pub mod nets;
 pub mod optim;
 pub mod options;
 pub mod outputs;

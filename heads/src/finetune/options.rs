@@ -107,6 +107,9 @@ impl FinetuneOptions {
         if self.max_steps == Some(0) {
             bail!("--max-steps 0: expected at least 1");
         }
+        if self.dtype == DType::BF16 && self.device.is_cpu() {
+            bail!("--dtype bf16 needs --device cuda: candle's CPU matmul has no bf16 kernel (use f32 on the CPU)");
+        }
         if self.train_text_backbone && self.text_model.is_none() {
             bail!("--train-text-backbone needs --text-model");
         }

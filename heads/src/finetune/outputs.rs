@@ -9,10 +9,11 @@ use super::checkpoint::EvalRecord;
 use super::evaluate::logits_of;
 use super::export::export_backbone;
 use super::session::Session;
-use crate::modes::{finish, ModeResult};
+use crate::modes::{finish, Mode, ModeResult};
 use crate::run_output::{ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
 use crate::trainer::EpochRecord;
 use anyhow::{Context, Result};
+use candle_core::Tensor;
 use candle_nn::VarMap;
 use serde_json::json;
 
@@ -35,12 +36,16 @@ pub struct FinetuneOutcome {
     pub seconds: f64,
 }
 
-/// Evaluates the session's current weights on val and test and writes the run folder.
-pub fn write_outputs(s: &Session, outcome: FinetuneOutcome) -> Result<FinetuneOutcome> {
+/// Evaluates the session's current weights on val (unless `val_logits` of these weights are
+/// given) and test, and writes the run folder.
+pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<Vec<(Mode, Tensor)>>) -> Result<FinetuneOutcome> {
     let out = &s.opts.out;
     let f = &s.rows.features;
     let cfg = &s.opts.cfg;
-    let val = logits_of(s, &f.val)?;
+    let val = match val_logits {
+        Some(v) => v,
+        None => logits_of(s, &f.val)?,
+    };
     let test = logits_of(s, &f.test)?;
     let weights_mode = s.heads.weights_mode();
     let empty = VarMap::new();
@@ -61,7 +66,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome) -> Result<FinetuneOu
             })
             .collect();
         let varmap = if *mode == weights_mode { &s.heads.varmap } else { &empty };
-        let tau = if *mode == crate::modes::Mode::Baseline { None } else { tau };
+        let tau = if *mode == Mode::Baseline { None } else { tau };
         let mut r: ModeResult = finish(f, *mode, cfg.seed, v, t, history, varmap, (None, None, tau))?;
         r.seconds = outcome.seconds;
         results.push(ModeRuns { mode: *mode, runs: vec![r] });

@@ -48,6 +48,7 @@ pub fn run_session(s: &mut Session) -> Result<FinetuneOutcome> {
     let stop = s.opts.max_steps.map_or(total, |m| m.min(total));
     let select = s.opts.select_mode();
     let (mut loss_sum, mut loss_n) = (0f64, 0u64);
+    let mut last_eval = None;
     while step < stop {
         let t0 = std::time::Instant::now();
         let loss = train_step(s, step)?;
@@ -62,7 +63,8 @@ pub fn run_session(s: &mut Session) -> Result<FinetuneOutcome> {
             );
         }
         if step % spe == 0 || step == stop {
-            let tops = val_top1(s)?;
+            let (tops, logits) = val_top1(s)?;
+            last_eval = Some((step, logits));
             let score = tops.iter().find(|(m, _)| *m == select).map_or(0.0, |(_, t)| *t);
             history.push(EvalRecord {
                 step,
@@ -93,11 +95,20 @@ pub fn run_session(s: &mut Session) -> Result<FinetuneOutcome> {
             }
         }
     }
-    let best_file = best_path(&out);
-    if best_file.is_file() {
-        let (tensors, _) = checkpoint::load(&best_file, &s.opts.device)?;
-        s.set_weights(&tensors, &best_file.display().to_string())?;
-    }
+    // The weights in memory are the best ones when the best evaluation is the last one of this
+    // invocation: its val logits are reused. Otherwise load best.safetensors.
+    let best_step = best.map(|(_, b)| b);
+    let val_logits = match last_eval {
+        Some((at, logits)) if Some(at) == best_step && at == step => Some(logits),
+        _ => {
+            let best_file = best_path(&out);
+            if best_file.is_file() {
+                let (tensors, _) = checkpoint::load(&best_file, &s.opts.device)?;
+                s.set_weights(&tensors, &best_file.display().to_string())?;
+            }
+            None
+        }
+    };
     let outcome = FinetuneOutcome { step, total_steps: total, steps_per_epoch: spe, resumed_from, best, history, seconds: started.elapsed().as_secs_f64() };
-    write_outputs(s, outcome)
+    write_outputs(s, outcome, val_logits)
 }

@@ -9,7 +9,7 @@ use super::trainable_vb::{sorted_vars, TrainableBackend};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-use marnet_extract::encoders::bert::BertEncoder;
+use super::nets::bert::TrainBert;
 use marnet_extract::encoders::pooling as pool;
 use marnet_extract::model_config::{load_config, ModelConfig};
 use marnet_extract::tokenize::TextTokenizer;
@@ -31,7 +31,7 @@ pub fn frozen_text_features(model: &TextModel, texts: &[&str]) -> Result<Vec<f32
 
 /// A trainable BERT text encoder with the frozen model's tokenizer settings.
 pub struct TextBackbone {
-    encoder: BertEncoder,
+    encoder: TrainBert,
     tokenizer: TextTokenizer,
     pooling: Pooling,
     normalize: bool,
@@ -58,7 +58,7 @@ impl TextBackbone {
         let varmap = VarMap::new();
         let vb = TrainableBackend::var_builder(source.clone(), varmap.clone(), Arc::new(move |n: &str| freeze.is_trainable(n)), dtype, device);
         let vb = if source.contains_tensor("bert.embeddings.word_embeddings.weight") { vb.pp("bert") } else { vb };
-        let encoder = BertEncoder::new(&cfg, vb).with_context(|| format!("model {spec:?}: loading bert weights"))?;
+        let encoder = TrainBert::new(&cfg, vb).with_context(|| format!("model {spec:?}: loading bert weights"))?;
         Ok(Self {
             encoder,
             tokenizer,

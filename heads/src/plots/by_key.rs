@@ -45,7 +45,8 @@ pub fn plot_metric_by_key(
             .margin(14)
             .x_label_area_size(48)
             .y_label_area_size(64)
-            .build_cartesian_2d((0..n).into_segmented(), y0..y1)
+            // plotters treats an integer range as inclusive: 0..n-1 gives n slots.
+            .build_cartesian_2d((0..n - 1).into_segmented(), y0..y1)
             .map_err(plot_err)?;
         chart
             .configure_mesh()

@@ -26,7 +26,7 @@ pub fn write_dataset(dir: &Path) -> String {
         for i in 0..5u32 {
             let (w, h) = if i % 2 == 0 { (40, 36) } else { (30, 44) };
             let img = image::RgbImage::from_fn(w, h, |x, y| {
-                let stripe = ((x + y * (c as u32 + 1) + i * 3) / 4) % 2 == 0;
+                let stripe = ((x + y * (c as u32 + 1) + i * 3) / 4) & 1 == 0;
                 let k = if stripe { 1.0 } else { 0.55 };
                 image::Rgb([(rgb[0] as f32 * k) as u8, (rgb[1] as f32 * k) as u8, (rgb[2] as f32 * k) as u8])
             });

@@ -42,7 +42,52 @@ extract *ARGS:
 
 # --- stage two ---
 
+# Train the heads on a cache and print the ablation table (paper table 2 layout). No arguments:
+# every mode on caches/demo into runs/demo; otherwise the arguments go to `marnet-heads train`.
+[positional-arguments]
+train-heads *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$#" -eq 0 ]; then set -- --cache {{cache}} --out {{run}} --mode all; fi
+    cargo run --release --quiet -p marnet-heads -- train "$@"
+
+# Hyperparameter sweep on a cache (rayon, resumable). No arguments: heads/sweeps/demo.toml on
+# caches/demo into runs/sweep-demo, then the leaderboard; otherwise arguments go to `marnet-heads sweep`.
+[positional-arguments]
+sweep *ARGS:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ "$#" -eq 0 ]; then set -- --cache {{cache}} --sweep heads/sweeps/demo.toml --out runs/sweep-demo; fi
+    cargo run --release --quiet -p marnet-heads -- sweep "$@"
+
+# Top-5 classes for images with a trained run (default runs/demo): `just predict photo.jpg ...`.
+[positional-arguments]
+predict +IMAGES:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    args=(); for f in "$@"; do args+=(--image "$f"); done
+    cargo run --release --quiet -p marnet-heads -- predict --run {{run}} "${args[@]}"
+
+# Fine-tune the image backbone end to end on the demo (CPU: a short step budget; re-running resumes).
+# Writes runs/finetune-demo (checkpoints, metrics, report) and an exported backbone folder.
+finetune steps="3":
+    cargo run --release --quiet -p marnet-heads -- finetune --dataset manifest:data/demo/food/manifest.csv \
+        --image-model data/demo/models/clip-vit-b16-vision --text-model data/demo/models/all-MiniLM-L6-v2 \
+        --out runs/finetune-demo --epochs 1 --batch-size 8 --freeze-blocks 8 --max-steps {{steps}} \
+        --eval-batch-size 16 --export-backbone runs/finetune-demo/backbone
+
 # --- benchmarks ---
+
+# All benchmarks (release): extraction, heads training and sweeps; results go to BENCHMARKS.md.
+bench: bench-extract bench-heads bench-sweep
+
+# Heads: seconds per epoch per mode on a synthetic Vireo-Food172-size cache, sampling time, memory.
+bench-heads *ARGS:
+    cargo run --release --quiet -p marnet-heads --example bench_heads -- {{ARGS}}
+
+# Sweeps: trials per minute of a fixed 16-trial sweep at --jobs 1 and --jobs 2.
+bench-sweep *ARGS:
+    cargo run --release --quiet -p marnet-heads --example bench_sweep -- {{ARGS}}
 
 # Extraction speed of the demo encoders on this CPU (release): images/s and texts/s at two batch
 # sizes, GFLOP/s against a measured matmul peak. Writes target/bench_extract.md (see BENCHMARKS.md).

@@ -305,7 +305,7 @@ impl HeadsConfig {
         }
         positive("cosine_s", self.cosine_s)?;
         at_least_one("hidden", self.hidden)?;
-        if self.temb_dim < 2 || self.temb_dim % 2 != 0 {
+        if self.temb_dim < 2 || !self.temb_dim.is_multiple_of(2) {
             bail!("config key `temb_dim` = {}: expected an even integer >= 2", self.temb_dim);
         }
         unit_half_open("cond_dropout", self.cond_dropout)?;

@@ -187,7 +187,7 @@ impl Features {
 
 /// Marks a stratified `fraction` of each class's train rows as `Val` (seeded).
 fn carve_val(splits: &mut [Split], labels: &[u32], k: usize, fraction: f64, seed: u64) {
-    let mut rng = HostRng::new(seed, 0x5eed_5_1_1d);
+    let mut rng = HostRng::new(seed, 0x5EED_511D);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, s) in splits.iter().enumerate() {
         if *s == Split::Train {

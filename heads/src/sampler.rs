@@ -100,6 +100,8 @@ fn sample_chain(
     for (k, &t) in steps.iter().enumerate() {
         let i = t - 1;
         let x0 = predict(&x, t)?;
+        // Detach every step: the weights are variables, so without it each x_t would keep the
+        // whole chain's activations alive (T × rows × hidden floats).
         x = match cfg.sampler {
             SamplerKind::Ddpm => {
                 let mu = ((&x0 * sched.posterior_mean_coef1[i])? + (&x * sched.posterior_mean_coef2[i])?)?;
@@ -119,7 +121,8 @@ fn sample_chain(
                 let eps = ((&x - (&x0 * ac.sqrt())?)? / (1.0 - ac).sqrt())?;
                 ((&x0 * prev.sqrt())? + (eps * (1.0 - prev).sqrt())?)?
             }
-        };
+        }
+        .detach();
     }
     Ok(x)
 }

@@ -24,6 +24,7 @@ use candle_core::Tensor;
 use candle_nn::{Linear, Module, VarMap};
 
 /// The generator of `x̂_s^0` trained in phase 1.
+#[allow(clippy::large_enum_variant)]
 pub enum Generator {
     /// CDR: denoiser and schedule.
     Diffusion(Denoiser, Schedule),

@@ -164,7 +164,7 @@ pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &Heads
         .collect();
     let test_labels = f.labels_of(&f.test);
     let pick = |m: Mode| results.iter().find(|r| r.mode == m).map(|r| &r.runs[0]);
-    let tsne = [Mode::Fusion, Mode::Cdr, Mode::Mlp].into_iter().find_map(|m| pick(m)).and_then(|r| {
+    let tsne = [Mode::Fusion, Mode::Cdr, Mode::Mlp].into_iter().find_map(&pick).and_then(|r| {
         r.embeddings.as_ref().map(|e| TsneInput {
             x_v: e.x_v.clone(),
             d_v: e.d_v,

@@ -18,6 +18,7 @@ pub mod mlp_head;
 pub mod modes;
 pub mod params;
 pub mod plots;
+pub mod predict;
 pub mod report;
 pub mod rng;
 pub mod run_output;

@@ -1,5 +1,7 @@
 //! The files of a training run folder (DESIGN §7): `config.toml`, `metrics.json`,
-//! `heads.safetensors`, `predictions.parquet`, and the ablation table (paper table 2 layout).
+//! `heads.safetensors`, `predictions.parquet`, `cache_metadata.json` (which encoders made the
+//! features: what `marnet-heads predict` needs to embed new images), and the ablation table
+//! (paper table 2 layout).
 //! Every file is written to a temporary name and renamed ([`crate::report::write_atomic`]).
 
 use crate::config::HeadsConfig;
@@ -11,6 +13,7 @@ use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
 use candle_core::Tensor;
+use marnet_data::cache::CacheMetadata;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::path::Path;
@@ -102,6 +105,17 @@ pub fn ablation_table(results: &[ModeRuns]) -> String {
 /// Writes `config.toml`.
 pub fn write_config(dir: &Path, cfg: &HeadsConfig) -> Result<()> {
     write_atomic(&dir.join("config.toml"), cfg.to_toml_string()?.as_bytes())
+}
+
+/// Name of the copy of the cache metadata in a run folder.
+pub const CACHE_METADATA_FILE: &str = "cache_metadata.json";
+
+/// Writes `cache_metadata.json`: the feature cache's [`CacheMetadata`] (DESIGN §3: image model
+/// spec, its weight sha256, `model_type`, pooling, preprocessing, dtype, class names, D_v, D_s)
+/// as pretty JSON, so that `marnet-heads predict` can embed new images with the same encoder.
+pub fn write_cache_metadata(dir: &Path, meta: &CacheMetadata) -> Result<()> {
+    let text = serde_json::to_string_pretty(meta)? + "\n";
+    write_atomic(&dir.join(CACHE_METADATA_FILE), text.as_bytes())
 }
 
 /// Writes `metrics.json` (pretty-printed).

@@ -2,6 +2,7 @@
 //! To add a subcommand: a variant in [`Command`] and an arm in [`run`].
 
 pub mod finetune;
+pub mod predict;
 pub mod sweep;
 pub mod train;
 
@@ -30,6 +31,9 @@ pub enum Command {
     /// Fine-tune end to end: the heads with the image backbone trainable, images through the
     /// encoder at every step; resumable checkpoints in OUT/checkpoints/, metrics.json like train.
     Finetune(finetune::FinetuneArgs),
+    /// Print the top classes of image files with a trained run's heads (the image model
+    /// recorded in the run embeds them; --json for one JSON object per image).
+    Predict(predict::PredictArgs),
 }
 
 /// Runs the parsed command.
@@ -39,5 +43,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sweep(args) => sweep::run(args),
         Command::SweepReport(args) => sweep::run_report(args),
         Command::Finetune(args) => finetune::run(args),
+        Command::Predict(args) => predict::run(args),
     }
 }

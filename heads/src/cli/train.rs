@@ -1,11 +1,12 @@
 //! `marnet-heads train` (DESIGN §7): trains the requested modes on a cache and writes the run
-//! folder (config.toml, metrics.json, heads.safetensors, predictions.parquet, report.md + plots).
+//! folder (config.toml, cache_metadata.json, metrics.json, heads.safetensors, predictions.parquet,
+//! report.md + plots).
 
 use crate::config::HeadsConfig;
 use crate::features::Features;
 use crate::modes::{train_mode_with, Mode, RunOptions};
 use crate::report::{CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
-use crate::run_output::{ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
+use crate::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -86,6 +87,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
         .with_context(|| format!("feature cache {}", args.cache.display()))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     write_config(&args.out, &cfg)?;
+    write_cache_metadata(&args.out, &cache.metadata)?;
     let opts = RunOptions { progress: !args.quiet };
     let mut results = Vec::new();
     for mode in modes {

@@ -1,0 +1,92 @@
+//! Embedding new images with the image encoder a run's features came from (DESIGN §3 cache
+//! metadata, §5 encoders), so that `x_v` of a new image is computed exactly as `marnet-extract`
+//! computed the cache: same weights (sha256 checked), pooling, preprocessing and dtype, and on the
+//! CPU one forward pass per image (as the extract pipeline does; candle's CPU kernels round
+//! differently for other batch shapes).
+
+use crate::run_output::CACHE_METADATA_FILE;
+use anyhow::{bail, Context, Result};
+use candle_core::{DType, Device, Tensor};
+use marnet_data::cache::CacheMetadata;
+use marnet_extract::{load_image_model, parse_dtype, ImageModel, Pooling};
+use std::path::Path;
+
+/// Reads `run/cache_metadata.json` (written by `marnet-heads train`).
+/// Errors: missing file (named; runs of older builds and fine-tune runs have none), bad JSON.
+pub fn read_cache_metadata(run: &Path) -> Result<CacheMetadata> {
+    let path = run.join(CACHE_METADATA_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!("reading {} (written by `marnet-heads train`; it records the image model the features came from)", path.display())
+    })?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// `v` after JSON text round trips until stable (floats may move by one ulp on the first one),
+/// so two descriptions of the same preprocessing compare equal.
+fn json_fixpoint(v: &serde_json::Value) -> serde_json::Value {
+    let mut v = v.clone();
+    for _ in 0..3 {
+        match serde_json::from_str::<serde_json::Value>(&v.to_string()) {
+            Ok(next) if next == v => break,
+            Ok(next) => v = next,
+            Err(_) => break,
+        }
+    }
+    v
+}
+
+/// Loads the image model recorded in `meta` (or `spec_override`, e.g. after the model folder
+/// moved) on `device` with the recorded pooling and dtype. Errors: the model cannot be found or
+/// loaded; its weight sha256, preprocessing or width differs from the recorded one.
+pub fn load_recorded_model(meta: &CacheMetadata, spec_override: Option<&str>, device: &Device) -> Result<ImageModel> {
+    let spec = spec_override.unwrap_or(&meta.image_model);
+    let pooling: Pooling = meta.image_pooling.parse().context("cache metadata `image_pooling`")?;
+    let dtype: DType = parse_dtype(&meta.dtype).context("cache metadata `dtype`")?;
+    let model = load_image_model(spec, Some(pooling), device, dtype).with_context(|| {
+        format!("loading the run's image model {spec:?} (recorded in {CACHE_METADATA_FILE}; pass --image-model DIR if it moved)")
+    })?;
+    if model.info.sha256 != meta.image_model_sha256 {
+        bail!(
+            "image model {spec:?}: weights sha256 {} differ from the {} the run's features were extracted with",
+            model.info.sha256,
+            meta.image_model_sha256
+        );
+    }
+    if json_fixpoint(&model.info.preprocess) != json_fixpoint(&meta.preprocess) {
+        bail!(
+            "image model {spec:?}: preprocessing {} differs from the recorded {}",
+            model.info.preprocess,
+            meta.preprocess
+        );
+    }
+    if model.info.dim != meta.d_v {
+        bail!("image model {spec:?}: width {} differs from the recorded d_v = {}", model.info.dim, meta.d_v);
+    }
+    Ok(model)
+}
+
+/// `x_v` (n, d_v) f32 of the image files, on the model's device. Errors name the file: missing,
+/// or not decodable as an image.
+pub fn embed_images(model: &ImageModel, paths: &[&Path]) -> Result<Tensor> {
+    let mut items = Vec::with_capacity(paths.len());
+    for p in paths {
+        if !p.is_file() {
+            bail!("image {}: no such file", p.display());
+        }
+        items.push(model.preprocessor.load(p)?); // the error names the file and the decoder's reason
+    }
+    let device = model.device();
+    let forward = |chunk: &[Vec<f32>]| -> Result<Tensor> {
+        let pixels = model.preprocessor.batch(chunk, device)?;
+        Ok(model.encoder.embed(&pixels)?.to_dtype(DType::F32)?)
+    };
+    if items.is_empty() {
+        bail!("no images to embed");
+    }
+    if device.is_cpu() {
+        let rows = items.iter().map(|it| forward(std::slice::from_ref(it))).collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(&rows, 0)?)
+    } else {
+        forward(&items)
+    }
+}

@@ -10,14 +10,17 @@ mod extract_common;
 use candle_core::Device;
 use extract_common::*;
 
-/// (image, index in the golden image batch, text index in texts.json or None, split).
+/// (image, index in the golden image batch, text index in texts.json or None, split). The golden
+/// batch holds the sorted fixture images: cmyk_32x32.jpg, exact_32x32.png, gradient_64x48.png,
+/// grey_40x30.png, palette_24x20.png, photo_96x80.jpg, photo_96x80.png, rgba_50x50.png,
+/// wide_448x224.png (extract/tests/parity_support `IMAGES`).
 const ROWS: [(&str, usize, Option<usize>, &str); 6] = [
-    ("exact_32x32.png", 0, Some(0), "train"),
-    ("gradient_64x48.png", 1, Some(1), "train"),
-    ("grey_40x30.png", 2, Some(3), "val"),
-    ("palette_24x20.png", 3, Some(4), "train"), // text 4 is longer than max_seq_length: truncated
-    ("rgba_50x50.png", 6, None, "train"),
-    ("wide_448x224.png", 7, Some(0), "test"), // test rows get no x_s even with a text
+    ("exact_32x32.png", 1, Some(0), "train"),
+    ("gradient_64x48.png", 2, Some(1), "train"),
+    ("grey_40x30.png", 3, Some(3), "val"),
+    ("palette_24x20.png", 4, Some(4), "train"), // text 4 is longer than max_seq_length: truncated
+    ("rgba_50x50.png", 7, None, "train"),
+    ("wide_448x224.png", 8, Some(0), "test"), // test rows get no x_s even with a text
 ];
 
 fn golden(name: &str) -> std::collections::HashMap<String, candle_core::Tensor> {

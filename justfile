@@ -26,6 +26,10 @@ test:
 demo-assets:
     bash scripts/demo_assets.sh
 
+# Print a dataset's summary JSON (classes, split sizes, texts, missing files): `just inspect manifest:DIR`.
+inspect DATASET:
+    cargo run --release --quiet -p marnet-extract -- inspect --dataset {{DATASET}}
+
 # Extract x_v, x_s into a feature cache. No arguments: the demo (CLIP ViT-B/16 + all-MiniLM-L6-v2
 # on data/demo/food) into caches/demo; otherwise the arguments go to `marnet-extract run` as given.
 [positional-arguments]

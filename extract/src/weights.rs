@@ -88,6 +88,8 @@ pub fn resolve_model(spec: &str) -> Result<ModelFiles> {
     let local = PathBuf::from(spec);
     let root = if local.is_dir() {
         local
+    } else if looks_like_path(spec) {
+        bail!("model {spec:?}: folder {} does not exist (a hub id is `org/name`)", local.display());
     } else {
         let dirs = hub_cache_dirs();
         match dirs.iter().find_map(|d| find_in_cache(d, spec)) {
@@ -113,6 +115,12 @@ pub fn resolve_model(spec: &str) -> Result<ModelFiles> {
         hex::encode(Sha256::digest(joined.as_bytes()))
     };
     Ok(ModelFiles { spec: spec.to_string(), root, config, weights, sha256 })
+}
+
+/// Whether `spec` can only be a filesystem path, not a hub id `org/name` or `name`: it is
+/// absolute, starts with `.`, or has more than one `/`.
+fn looks_like_path(spec: &str) -> bool {
+    spec.starts_with('/') || spec.starts_with('.') || spec.matches('/').count() > 1
 }
 
 fn weight_files(spec: &str, root: &Path) -> Result<Vec<PathBuf>> {
@@ -162,6 +170,17 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_missing_folder_is_not_taken_for_a_hub_id() {
+        let err = resolve_model("data/demo/models/nowhere").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("folder data/demo/models/nowhere does not exist"), "{err}");
+        let err = resolve_model("/tmp/nowhere-at-all").err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("does not exist"), "{err}");
+        assert!(!looks_like_path("google/vit-base-patch16-224"));
+        assert!(!looks_like_path("bert-base-uncased"));
+    }
+
     use super::*;
 
     #[test]

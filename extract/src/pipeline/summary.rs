@@ -67,7 +67,7 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  rows: train {}, val {}, test {} ({} with text x_s); skipped bad images: {}; truncated texts: {}",
+            "  rows written by this run: train {}, val {}, test {} ({} with text x_s); skipped bad images: {}; truncated texts: {}",
             self.rows[0], self.rows[1], self.rows[2], self.rows_with_text, self.skipped, self.truncated_texts
         )?;
         writeln!(f, "  dims: x_v {}, x_s {}", self.dims.0, self.dims.1)?;

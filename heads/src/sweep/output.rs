@@ -209,10 +209,10 @@ pub fn render_leaderboard(
         }
         row.extend(swept.iter().map(|k| g.overrides.get(k).map(|v| v.to_string()).unwrap_or_else(|| "–".into())));
         row.push(g.seeds.len().to_string());
-        row.push(format!("{:.2} ± {:.2}", g.val_top1.mean, g.val_top1.std));
+        row.push(mean_std(g.val_top1.mean, g.val_top1.std, g.seeds.len()));
         row.push(format!("{:.2}", g.val_top5.mean));
         row.push(if i < TEST_SHOWN_FOR_TOP {
-            format!("{:.2} ± {:.2}", g.test_top1.mean, g.test_top1.std)
+            mean_std(g.test_top1.mean, g.test_top1.std, g.seeds.len())
         } else {
             "·".into()
         });
@@ -230,4 +230,24 @@ pub fn render_leaderboard(
         }
     }
     s
+}
+
+/// `mean ± std` with two decimals; a single seed has no sample std, so only the mean is shown.
+fn mean_std(mean: f64, std: f64, seeds: usize) -> String {
+    if seeds < 2 {
+        format!("{mean:.2}")
+    } else {
+        format!("{mean:.2} ± {std:.2}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mean_std;
+
+    #[test]
+    fn one_seed_shows_no_std() {
+        assert_eq!(mean_std(28.571, 0.0, 1), "28.57");
+        assert_eq!(mean_std(73.5, 0.7071, 2), "73.50 ± 0.71");
+    }
 }

@@ -7,13 +7,21 @@
 //! Classifier-free guidance: `x̂_0 = (1+w)·X_θ(·, x_v) - w·X_θ(·, ∅)`. `samples = K` chains are
 //! averaged. Rows are processed in chunks of [`CHUNK_ROWS`] (one large matmul per layer and step);
 //! the `x_v` term of the first layer is computed once per chunk.
+//!
+//! Noise is drawn per row: row r's chains use an RNG seeded by one draw from the caller's seeded
+//! RNG and the sha256 of r's `x_v` bits. A row's `x_CDR` therefore does not depend on which other
+//! rows are sampled with it, so `marnet-heads predict` on one image reproduces the test-time
+//! features of training (up to gemm rounding across batch shapes, ~1e-6).
 
 use crate::config::{HeadsConfig, SamplerKind};
 use crate::denoiser::Denoiser;
 use crate::rng::HostRng;
 use crate::schedule::HostSchedule;
 use anyhow::Result;
-use candle_core::Tensor;
+use candle_core::{DType, Device, Tensor};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use sha2::{Digest, Sha256};
 
 /// Rows per sampling chunk (bounds the activation memory: CHUNK_ROWS × hidden × 4 bytes).
 pub const CHUNK_ROWS: usize = 16384;
@@ -35,7 +43,8 @@ pub fn sampler_steps(t_max: usize, kind: SamplerKind, ddim_steps: usize) -> Vec<
 }
 
 /// Samples `x̂_s^0` (n, d_s) for each row of `x_v` (n, d_v), averaging `cfg.samples` chains.
-/// Noise comes from `rng` (seeded), so the result is reproducible.
+/// Noise comes from `rng` (seeded, one draw) and each row's `x_v` bits, so the result is
+/// reproducible and a row's sample does not depend on the other rows (module docs).
 pub fn sample(
     den: &Denoiser,
     sched: &HostSchedule,
@@ -45,6 +54,8 @@ pub fn sample(
     rng: &mut HostRng,
 ) -> Result<Tensor> {
     let n = x_v.dim(0)?;
+    let base: u64 = rng.0.random();
+    let mut row_rngs = row_rngs(x_v, base)?;
     let mut chunks = Vec::new();
     let mut start = 0;
     while start < n {
@@ -52,7 +63,7 @@ pub fn sample(
         let xv = x_v.narrow(0, start, len)?;
         let mut acc: Option<Tensor> = None;
         for _ in 0..cfg.samples {
-            let x0 = sample_chain(den, sched, &xv, d_s, cfg, rng)?;
+            let x0 = sample_chain(den, sched, &xv, d_s, cfg, &mut row_rngs[start..start + len])?;
             acc = Some(match acc {
                 None => x0,
                 Some(a) => (a + x0)?,
@@ -71,16 +82,49 @@ pub fn sample(
     Ok(Tensor::cat(&chunks, 0)?)
 }
 
-/// One chain for a chunk of rows: (n, d_v) -> (n, d_s).
+/// The starting noise `x_s^T` (n, d_s) that [`sample`] draws for `x_v` (n, d_v) with a fresh
+/// `rng` in the same state: one draw from `rng`, then each row's first `d_s` normals.
+pub fn initial_noise(x_v: &Tensor, d_s: usize, rng: &mut HostRng) -> Result<Tensor> {
+    let base: u64 = rng.0.random();
+    normal_rows(&mut row_rngs(x_v, base)?, d_s, x_v.device())
+}
+
+/// One RNG per row of `x_v` (n, d_v): seeded by `base` and the sha256 of the row's f32 bits.
+fn row_rngs(x_v: &Tensor, base: u64) -> Result<Vec<HostRng>> {
+    let rows = x_v.to_dtype(DType::F32)?.to_vec2::<f32>()?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut h = Sha256::new();
+            for v in row {
+                h.update(v.to_le_bytes());
+            }
+            let digest = h.finalize();
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&digest[..8]);
+            HostRng::new(base, u64::from_le_bytes(first))
+        })
+        .collect())
+}
+
+/// Standard normal (rows, d_s): row r drawn from `rngs[r]`.
+fn normal_rows(rngs: &mut [HostRng], d_s: usize, dev: &Device) -> Result<Tensor> {
+    let mut v = Vec::with_capacity(rngs.len() * d_s);
+    for r in rngs.iter_mut() {
+        v.extend((0..d_s).map(|_| r.0.sample::<f32, _>(StandardNormal)));
+    }
+    Ok(Tensor::from_vec(v, (rngs.len(), d_s), dev)?)
+}
+
+/// One chain for a chunk of rows: (n, d_v) -> (n, d_s), row r's noise from `rngs[r]`.
 fn sample_chain(
     den: &Denoiser,
     sched: &HostSchedule,
     x_v: &Tensor,
     d_s: usize,
     cfg: &HeadsConfig,
-    rng: &mut HostRng,
+    rngs: &mut [HostRng],
 ) -> Result<Tensor> {
-    let n = x_v.dim(0)?;
     let dev = x_v.device();
     let cond = den.cond(Some(x_v))?;
     let null = if cfg.guidance != 0.0 { Some(den.cond(None)?) } else { None };
@@ -95,7 +139,7 @@ fn sample_chain(
             None => c,
         })
     };
-    let mut x = rng.normal(n, d_s, dev)?;
+    let mut x = normal_rows(rngs, d_s, dev)?;
     let steps = sampler_steps(sched.len(), cfg.sampler, cfg.ddim_steps);
     for (k, &t) in steps.iter().enumerate() {
         let i = t - 1;
@@ -106,7 +150,7 @@ fn sample_chain(
             SamplerKind::Ddpm => {
                 let mu = ((&x0 * sched.posterior_mean_coef1[i])? + (&x * sched.posterior_mean_coef2[i])?)?;
                 if t > 1 {
-                    let z = rng.normal(n, d_s, dev)?;
+                    let z = normal_rows(rngs, d_s, dev)?;
                     (mu + (z * sched.posterior_variance[i].sqrt())?)?
                 } else {
                     mu

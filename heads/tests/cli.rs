@@ -4,48 +4,10 @@
 
 mod common;
 
-use marnet_data::cache::{CacheMetadata, CacheWriter, FeatureRows};
-use marnet_data::Split;
+use common::write_cache;
 use std::path::Path;
 use std::process::Command;
 
-fn write_cache(dir: &Path) {
-    let f = common::synthetic_features(5, 30, 8, 4);
-    let n = f.len();
-    let x_v = f.x_v.to_vec2::<f32>().unwrap();
-    // Undo nothing: the cache stores raw x_s; standardised values are fine as raw input here.
-    let x_s = f.x_s.to_vec2::<f32>().unwrap();
-    let rows = FeatureRows {
-        ids: f.ids.clone(),
-        splits: f.splits.iter().map(|s| if *s == Split::Val { Split::Val } else { *s }).collect(),
-        labels: f.labels.clone(),
-        x_v: ndarray::Array2::from_shape_vec((n, 8), x_v.concat()).unwrap(),
-        x_s: ndarray::Array2::from_shape_vec((n, 4), x_s.concat()).unwrap(),
-        has_text: f.has_text.clone(),
-    };
-    let meta = CacheMetadata {
-        image_model: "synthetic-image".into(),
-        image_model_sha256: "0".repeat(64),
-        image_model_type: "vit".into(),
-        image_pooling: "cls".into(),
-        preprocess: serde_json::json!({}),
-        text_model: "synthetic-text".into(),
-        text_model_sha256: "0".repeat(64),
-        text_model_type: "bert".into(),
-        text_pooling: "cls".into(),
-        max_tokens: 32,
-        text_normalize: false,
-        dtype: "f32".into(),
-        dataset: "synthetic".into(),
-        class_names: f.class_names.clone(),
-        d_v: 8,
-        d_s: 4,
-        tool_version: "test".into(),
-    };
-    let w = CacheWriter::create_or_resume(dir, meta, 1).unwrap();
-    w.write_part(0, &rows).unwrap();
-    w.finish().unwrap();
-}
 
 const SETS: [&str; 9] = [
     "d=16", "hidden=32", "temb_dim=8", "timesteps=10", "batch=32", "epochs=3", "phase2_epochs=2", "lr=3e-3",

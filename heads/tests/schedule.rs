@@ -6,7 +6,7 @@ use marnet_heads::config::{HeadsConfig, SamplerKind, ScheduleKind};
 use marnet_heads::denoiser::Denoiser;
 use marnet_heads::params::ParamBuilder;
 use marnet_heads::rng::HostRng;
-use marnet_heads::sampler::sample;
+use marnet_heads::sampler::{initial_noise, sample};
 use marnet_heads::schedule::{cosine_betas, linear_betas, schedule_host};
 
 fn cfg(schedule: ScheduleKind, t: usize) -> HeadsConfig {
@@ -79,7 +79,7 @@ fn t1_sampling_returns_the_denoiser_prediction_exactly() {
         let sched = schedule_host(&c).unwrap();
         let out = sample(&den, &sched, &x_v, 4, &c, &mut HostRng::new(11, 0)).unwrap();
         // The chain's first draw is x_T; the same seed reproduces it.
-        let x_t = HostRng::new(11, 0).normal(5, 4, &dev).unwrap();
+        let x_t = initial_noise(&x_v, 4, &mut HostRng::new(11, 0)).unwrap();
         let cond = den.cond(Some(&x_v)).unwrap();
         let direct = den.forward_terms(&x_t, &cond, &den.time_term(1).unwrap()).unwrap();
         assert_eq!(out.to_vec2::<f32>().unwrap(), direct.to_vec2::<f32>().unwrap(), "{sampler}");
@@ -89,4 +89,25 @@ fn t1_sampling_returns_the_denoiser_prediction_exactly() {
         let diff = (per_row - &out).unwrap().abs().unwrap().max_all().unwrap().to_vec0::<f32>().unwrap();
         assert!(diff < 1e-5, "{diff}");
     }
+}
+
+#[test]
+fn a_rows_sample_does_not_depend_on_the_other_rows() {
+    // Per-row noise (seeded by the row's x_v): row 3 sampled among 5 rows equals row 3 sampled
+    // alone, up to gemm rounding across batch shapes; another seed gives another sample.
+    let c = HeadsConfig { timesteps: 10, hidden: 16, temb_dim: 8, ..HeadsConfig::default() };
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let mut init = HostRng::new(3, 1);
+    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &dev), 6, 4, &c).unwrap();
+    let x_v = HostRng::new(9, 9).normal(5, 6, &dev).unwrap();
+    let sched = schedule_host(&c).unwrap();
+    let all = sample(&den, &sched, &x_v, 4, &c, &mut HostRng::new(11, 0)).unwrap();
+    let one = sample(&den, &sched, &x_v.narrow(0, 3, 1).unwrap(), 4, &c, &mut HostRng::new(11, 0)).unwrap();
+    let row3 = all.narrow(0, 3, 1).unwrap();
+    let diff = (&row3 - &one).unwrap().abs().unwrap().max_all().unwrap().to_vec0::<f32>().unwrap();
+    assert!(diff < 1e-5, "{diff}");
+    let other = sample(&den, &sched, &x_v.narrow(0, 3, 1).unwrap(), 4, &c, &mut HostRng::new(12, 0)).unwrap();
+    let moved = (&other - &one).unwrap().abs().unwrap().max_all().unwrap().to_vec0::<f32>().unwrap();
+    assert!(moved > 1e-3, "{moved}");
 }

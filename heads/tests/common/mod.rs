@@ -65,3 +65,41 @@ pub fn small_config() -> HeadsConfig {
         ..HeadsConfig::default()
     }
 }
+
+/// Writes a 5-class cache (x_v 8-d, x_s 4-d) of [`synthetic_features`] into `dir` with
+/// marnet-data's `CacheWriter` (one part), for the tests that run the `marnet-heads` binary.
+pub fn write_cache(dir: &std::path::Path) {
+    use marnet_data::cache::{CacheMetadata, CacheWriter, FeatureRows};
+    let f = synthetic_features(5, 30, 8, 4);
+    let n = f.len();
+    let rows = FeatureRows {
+        ids: f.ids.clone(),
+        splits: f.splits.clone(),
+        labels: f.labels.clone(),
+        x_v: ndarray::Array2::from_shape_vec((n, 8), f.x_v.to_vec2::<f32>().unwrap().concat()).unwrap(),
+        x_s: ndarray::Array2::from_shape_vec((n, 4), f.x_s.to_vec2::<f32>().unwrap().concat()).unwrap(),
+        has_text: f.has_text.clone(),
+    };
+    let meta = CacheMetadata {
+        image_model: "synthetic-image".into(),
+        image_model_sha256: "0".repeat(64),
+        image_model_type: "vit".into(),
+        image_pooling: "cls".into(),
+        preprocess: serde_json::json!({}),
+        text_model: "synthetic-text".into(),
+        text_model_sha256: "0".repeat(64),
+        text_model_type: "bert".into(),
+        text_pooling: "cls".into(),
+        max_tokens: 32,
+        text_normalize: false,
+        dtype: "f32".into(),
+        dataset: "synthetic".into(),
+        class_names: f.class_names.clone(),
+        d_v: 8,
+        d_s: 4,
+        tool_version: "test".into(),
+    };
+    let w = CacheWriter::create_or_resume(dir, meta, 1).unwrap();
+    w.write_part(0, &rows).unwrap();
+    w.finish().unwrap();
+}

@@ -65,6 +65,15 @@ fn cosine_t1000_is_finite_and_ends_near_zero() {
     assert!(*s.alphas_cumprod.last().unwrap() < 1e-6);
 }
 
+/// A seeded denoiser for x_v 6-d, x_s 4-d under `c`, and 5 seeded x_v rows.
+fn tiny_denoiser(c: &HeadsConfig) -> (Denoiser, Tensor) {
+    let dev = Device::Cpu;
+    let vm = VarMap::new();
+    let mut init = HostRng::new(3, 1);
+    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &dev), 6, 4, c).unwrap();
+    (den, HostRng::new(9, 9).normal(5, 6, &dev).unwrap())
+}
+
 #[test]
 fn t1_sampling_returns_the_denoiser_prediction_exactly() {
     // Cosine T = 1: β_1 = 0.999, ᾱ_0 = 1, so μ = 1·x̂_0 + 0·x_1 and no noise at the last step.
@@ -72,10 +81,7 @@ fn t1_sampling_returns_the_denoiser_prediction_exactly() {
         let c = HeadsConfig { timesteps: 1, hidden: 16, temb_dim: 8, sampler, ddim_steps: 1, ..HeadsConfig::default() };
         c.validate().unwrap();
         let dev = Device::Cpu;
-        let vm = VarMap::new();
-        let mut init = HostRng::new(3, 1);
-        let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &dev), 6, 4, &c).unwrap();
-        let x_v = HostRng::new(9, 9).normal(5, 6, &dev).unwrap();
+        let (den, x_v) = tiny_denoiser(&c);
         let sched = schedule_host(&c).unwrap();
         let out = sample(&den, &sched, &x_v, 4, &c, &mut HostRng::new(11, 0)).unwrap();
         // The chain's first draw is x_T; the same seed reproduces it.
@@ -96,11 +102,7 @@ fn a_rows_sample_does_not_depend_on_the_other_rows() {
     // Per-row noise (seeded by the row's x_v): row 3 sampled among 5 rows equals row 3 sampled
     // alone, up to gemm rounding across batch shapes; another seed gives another sample.
     let c = HeadsConfig { timesteps: 10, hidden: 16, temb_dim: 8, ..HeadsConfig::default() };
-    let dev = Device::Cpu;
-    let vm = VarMap::new();
-    let mut init = HostRng::new(3, 1);
-    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &dev), 6, 4, &c).unwrap();
-    let x_v = HostRng::new(9, 9).normal(5, 6, &dev).unwrap();
+    let (den, x_v) = tiny_denoiser(&c);
     let sched = schedule_host(&c).unwrap();
     let all = sample(&den, &sched, &x_v, 4, &c, &mut HostRng::new(11, 0)).unwrap();
     let one = sample(&den, &sched, &x_v.narrow(0, 3, 1).unwrap(), 4, &c, &mut HostRng::new(11, 0)).unwrap();

@@ -135,7 +135,7 @@ pub fn cache_metadata(
 /// `value` after as many text round trips as make it stable (at most 3). serde_json's default
 /// float parser may land one ulp away from the printed float, so a value compared with its own
 /// re-read copy (the cache metadata stored in `manifest.json`) must be stored in re-read form.
-fn json_fixpoint(value: &serde_json::Value) -> serde_json::Value {
+pub fn json_fixpoint(value: &serde_json::Value) -> serde_json::Value {
     let mut v = value.clone();
     for _ in 0..3 {
         match serde_json::from_str::<serde_json::Value>(&v.to_string()) {

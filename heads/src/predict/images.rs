@@ -4,6 +4,7 @@
 //! CPU one forward pass per image (as the extract pipeline does; candle's CPU kernels round
 //! differently for other batch shapes).
 
+use marnet_extract::pipeline::json_fixpoint;
 use crate::run_output::CACHE_METADATA_FILE;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -19,20 +20,6 @@ pub fn read_cache_metadata(run: &Path) -> Result<CacheMetadata> {
         format!("reading {} (written by `marnet-heads train`; it records the image model the features came from)", path.display())
     })?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
-}
-
-/// `v` after JSON text round trips until stable (floats may move by one ulp on the first one),
-/// so two descriptions of the same preprocessing compare equal.
-fn json_fixpoint(v: &serde_json::Value) -> serde_json::Value {
-    let mut v = v.clone();
-    for _ in 0..3 {
-        match serde_json::from_str::<serde_json::Value>(&v.to_string()) {
-            Ok(next) if next == v => break,
-            Ok(next) => v = next,
-            Err(_) => break,
-        }
-    }
-    v
 }
 
 /// Loads the image model recorded in `meta` (or `spec_override`, e.g. after the model folder

@@ -9,6 +9,7 @@
 //! Readers never decode images; they only resolve paths, so a dataset with missing images still
 //! loads ([`Dataset::missing_files`], [`Dataset::check_images_exist`]).
 
+pub mod alloc;
 pub mod cache;
 mod dataset;
 mod fsutil;

@@ -8,6 +8,10 @@
 //! `L·(2·T·4·D² + 2·T·2·D·I + 2·2·T²·D) + 2·(T−1)·(3·P²)·D` (Q/K/V/out, MLP, attention scores
 //! and values, patch embedding); 35.1 GFLOP for ViT-B/16 at 224².
 
+/// mimalloc, tuned in `main` by `keep_freed_memory` (see `marnet_data::alloc`).
+#[global_allocator]
+static GLOBAL: marnet_data::alloc::MiMalloc = marnet_data::alloc::MiMalloc;
+
 use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor};
 use marnet_extract::{load_image_model, load_text_model};
@@ -111,6 +115,7 @@ fn texts_from_manifest(path: &PathBuf, n: usize) -> Result<Vec<String>> {
 }
 
 fn main() -> Result<()> {
+    marnet_data::alloc::keep_freed_memory();
     let a = parse_args()?;
     let dev = Device::Cpu;
     let mut md = String::new();
@@ -174,22 +179,32 @@ fn main() -> Result<()> {
             100.0 * ips * gflop / peak
         );
     }
-    // Features of a batched forward vs one image at a time.
-    if items.len() >= 2 {
-        let b2 = image
-            .encoder
-            .embed(&image.preprocessor.batch(&items[..2], &dev)?)?
-            .to_vec2::<f32>()?;
-        let b1 = image
-            .encoder
-            .embed(&image.preprocessor.batch(&items[..1], &dev)?)?
-            .to_vec2::<f32>()?;
-        let d = b2[0]
-            .iter()
-            .zip(&b1[0])
-            .map(|(x, y)| (x - y).abs())
-            .fold(0f32, f32::max);
-        md += &format!("\nmax |x_v(batch of 2)[0] - x_v(alone)| = {d:.2e} (why the pipeline runs one image per forward on CPU)\n");
+    // Features of a batched forward vs one image at a time, and the pipeline's fixed micro-batch:
+    // image 0 next to different companions and at a different position.
+    if items.len() >= 4 {
+        let embed = |order: &[usize]| -> Result<Vec<Vec<f32>>> {
+            let chunk: Vec<Vec<f32>> = order.iter().map(|&i| items[i].clone()).collect();
+            Ok(image.encoder.embed(&image.preprocessor.batch(&chunk, &dev)?)?.to_vec2::<f32>()?)
+        };
+        let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        let alone = embed(&[0])?;
+        let pair = embed(&[0, 1])?;
+        md += &format!(
+            "\nmax |x_v(batch of 2)[0] - x_v(alone)| = {:.2e} (batch shapes round differently)\n",
+            max_diff(&pair[0], &alone[0])
+        );
+        let m = marnet_extract::encoders::CPU_MICRO_BATCH;
+        if m == 4 {
+            let a = embed(&[0, 1, 2, 3])?;
+            let b = embed(&[3, 2, 0, 0])?;
+            let c = embed(&[1, 0, 0, 0])?;
+            md += &format!(
+                "micro-batch of {m}: image 0 first among 1,2,3 vs third among 3,2,0 vs second among 1,0,0 (padding): \
+                 max diff {:.2e} / {:.2e}\n",
+                max_diff(&a[0], &b[2]),
+                max_diff(&a[0], &c[1])
+            );
+        }
     }
 
     let text = load_text_model(&a.text_model, None, &dev, DType::F32)?;

@@ -6,6 +6,10 @@
 //! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick]`
 //! (`--quick` divides the row counts by 8).
 
+/// mimalloc, tuned in `main` by `keep_freed_memory` (see `marnet_data::alloc`).
+#[global_allocator]
+static GLOBAL: marnet_data::alloc::MiMalloc = marnet_data::alloc::MiMalloc;
+
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use marnet_data::Split;
@@ -87,6 +91,7 @@ fn macs_per_row(mode: Mode, phase: u8, cfg: &HeadsConfig) -> f64 {
 }
 
 fn main() {
+    marnet_data::alloc::keep_freed_memory();
     let quick = std::env::args().any(|a| a == "--quick");
     let div = if quick { 8 } else { 1 };
     let (n_train, n_val, n_test) = (66_071 / div, 11_016 / div, 33_154 / div);

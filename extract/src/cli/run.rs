@@ -21,7 +21,8 @@ pub struct RunArgs {
     /// Output cache folder (created; resumed when it holds a cache of the same models and settings).
     #[arg(long)]
     pub out: PathBuf,
-    /// Images per forward pass; changes speed and memory only, never the values.
+    /// Images decoded and embedded per step (on the CPU the model runs 4 images per forward
+    /// pass whatever this is); changes speed and memory only, never the values.
     #[arg(long, default_value_t = pipeline::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Extract only the parts i with i % n == k (k/n, e.g. 0/2); run every k, same --out, to complete the cache.

@@ -7,10 +7,12 @@
 //! ([`prefetch`]) while this thread embeds the current one; a part is written (temp file +
 //! rename, by `marnet_data::cache::CacheWriter`) once its last batch is embedded. Rerunning the
 //! same command skips finished parts and redoes a part that was interrupted. Results do not
-//! depend on `--batch-size`: batches never cross parts, on the CPU every image gets its own
-//! forward pass (candle's kernels round differently for different batch shapes), and texts are
-//! embedded one at a time (padding to a batch's longest text would change the floating-point
-//! summation order). On an accelerator images run as one forward pass per batch.
+//! depend on `--batch-size`: batches never cross parts, on the CPU images go through the model
+//! in forward passes of exactly [`CPU_MICRO_BATCH`] images (the last one padded with copies of
+//! its last image), because candle's kernels round differently for different batch shapes but
+//! not for a row's neighbours within one shape; and texts are embedded one at a time (padding to
+//! a batch's longest text would change the floating-point summation order). On an accelerator
+//! images run as one forward pass per batch.
 
 pub mod bad_inputs;
 pub mod part;
@@ -18,6 +20,8 @@ pub mod plan;
 pub mod prefetch;
 pub mod progress;
 pub mod summary;
+
+pub use crate::encoders::CPU_MICRO_BATCH;
 
 pub use bad_inputs::{read_bad_inputs, BadImagePolicy, BadInput, BAD_INPUTS_FILE};
 pub use plan::{Plan, Shard, PLAN_FILE};
@@ -51,7 +55,8 @@ pub struct ExtractOptions {
     pub text_model: String,
     /// Cache folder.
     pub out: PathBuf,
-    /// Images per forward pass (≥ 1); changes speed and memory only.
+    /// Images per step (≥ 1): one forward pass on an accelerator, groups of
+    /// [`CPU_MICRO_BATCH`] on the CPU; changes speed and memory only.
     pub batch_size: usize,
     /// Which parts this process extracts.
     pub shard: Shard,
@@ -302,31 +307,10 @@ impl Consumer<'_> {
         Ok(())
     }
 
-    /// Image features `(n, D_v)` of preprocessed images. On the CPU every image gets its own
-    /// forward pass: candle's CPU kernels round differently for different batch shapes, and a
-    /// sample's `x_v` must not depend on `--batch-size` or on its neighbours (decoding is still
-    /// batched and parallel; per-image forwards cost little on CPU, where 197 tokens already fill
-    /// the matmuls). On an accelerator the batch runs as one forward pass.
+    /// Image features `(n, D_v)` of preprocessed images ([`ImageModel::embed_items`]: fixed
+    /// micro-batches on the CPU, one forward pass on an accelerator).
     fn embed_images(&self, items: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let device = self.image.device();
-        let forward = |chunk: &[Vec<f32>]| -> Result<Vec<Vec<f32>>> {
-            let pixels = self.image.preprocessor.batch(chunk, device)?;
-            Ok(self
-                .image
-                .encoder
-                .embed(&pixels)?
-                .to_dtype(DType::F32)?
-                .to_vec2::<f32>()?)
-        };
-        if device.is_cpu() {
-            let mut out = Vec::with_capacity(items.len());
-            for item in items {
-                out.extend(forward(std::slice::from_ref(item))?);
-            }
-            Ok(out)
-        } else {
-            forward(items)
-        }
+        Ok(self.image.embed_items(items)?.to_vec2::<f32>()?)
     }
 
     /// Writes a finished part: its bad-input list first, then the Parquet part, then the

@@ -9,7 +9,7 @@ use clap::Args;
 use super::train::{effective_config, parse_device};
 use crate::features::Features;
 use crate::modes::{train_mode, Mode};
-use crate::sweep::{load_sweep, prepare_runs, run_sweep, write_sweep_report, EngineOptions, TrialMetrics, Worker};
+use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics, Worker};
 
 /// Arguments of `marnet-heads sweep`.
 #[derive(Debug, Args)]
@@ -24,8 +24,8 @@ pub struct SweepArgs {
     /// Re-running the same command skips finished runs.
     #[arg(long)]
     pub out: PathBuf,
-    /// Trials trained at the same time (default: the number of CPU cores). Matrix maths of each
-    /// trial gets cores / jobs threads.
+    /// Trials trained at the same time (default: the physical CPU cores, or `RAYON_NUM_THREADS`
+    /// when set). The maths of each trial gets cores / jobs threads.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only share k of n (runs whose index modulo n is k), e.g. `--worker 0/2` on one
@@ -78,8 +78,10 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let jobs = match args.jobs {
         Some(0) => bail!("--jobs 0: expected at least 1"),
         Some(j) => j,
-        None => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        None => candle_core::utils::get_num_threads(),
     };
+    // Before the first candle op: candle sizes its elementwise pool once per process.
+    size_elementwise_pool(jobs);
     let device = parse_device(&args.device)?;
     let cache = marnet_data::cache::read_cache(&args.cache)
         .with_context(|| format!("reading feature cache {}", args.cache.display()))?;

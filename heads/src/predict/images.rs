@@ -62,18 +62,5 @@ pub fn embed_images(model: &ImageModel, paths: &[&Path]) -> Result<Tensor> {
         }
         items.push(model.preprocessor.load(p)?); // the error names the file and the decoder's reason
     }
-    let device = model.device();
-    let forward = |chunk: &[Vec<f32>]| -> Result<Tensor> {
-        let pixels = model.preprocessor.batch(chunk, device)?;
-        Ok(model.encoder.embed(&pixels)?.to_dtype(DType::F32)?)
-    };
-    if items.is_empty() {
-        bail!("no images to embed");
-    }
-    if device.is_cpu() {
-        let rows = items.iter().map(|it| forward(std::slice::from_ref(it))).collect::<Result<Vec<_>>>()?;
-        Ok(Tensor::cat(&rows, 0)?)
-    } else {
-        forward(&items)
-    }
+    model.embed_items(&items) // same forward shapes as extraction, so x_v matches the cache
 }

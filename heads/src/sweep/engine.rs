@@ -7,7 +7,14 @@
 //! 3. Run the rest on `jobs` threads. Each thread owns a rayon pool of `cores / jobs` threads
 //!    and runs its trial inside it, so candle's gemm (which splits matmuls over the *current*
 //!    rayon pool) never uses more than `cores` threads in total. Scheduling whole trials with
-//!    rayon itself would let a thread blocked in a gemm join steal a second trial.
+//!    rayon itself would let a thread blocked in a gemm join steal a second trial. `cores` is
+//!    candle's thread count (`RAYON_NUM_THREADS`, else the physical cores), and while the trials
+//!    run `RAYON_NUM_THREADS` is set to `cores / jobs`: candle reads it on every matmul to pick
+//!    gemm's split count. Candle also runs large elementwise ops on one process-wide pool sized
+//!    once, at its first use, from `CANDLE_NUM_THREADS`; concurrent trials queue on that pool's
+//!    lock while its threads spin, so a multi-job sweep must size it to `cores / jobs` before
+//!    touching candle ([`size_elementwise_pool`], which `marnet-heads sweep` calls first thing).
+//!    Measured: 16 trials at `--jobs 2` took 24-26 s with a 1-thread shared pool and 12 s without.
 //! 4. Write each finished run's record atomically; a failed or panicking run is reported and
 //!    not recorded, so the next invocation retries it.
 
@@ -24,6 +31,49 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::expand::{expand_runs, RunSpec};
 use super::record::{is_done, write_record, TrialMetrics, TrialRecord};
 use super::spec::SweepSpec;
+
+/// Math threads for each of `jobs` concurrent trials: candle's thread count
+/// (`RAYON_NUM_THREADS`, else the physical cores) divided by `jobs`, at least 1.
+pub fn threads_per_trial(jobs: usize) -> usize {
+    (candle_core::utils::get_num_threads() / jobs.max(1)).max(1)
+}
+
+/// Sizes candle's process-wide elementwise thread pool for `jobs` concurrent trials by setting
+/// `CANDLE_NUM_THREADS` to [`threads_per_trial`] (left alone if the user set it).
+///
+/// Candle builds that pool once, at the first elementwise op on 65,536 or more elements, so
+/// call this before loading features or training; later calls have no effect on it. Only
+/// call it while no other thread reads the environment (at the start of `main`).
+pub fn size_elementwise_pool(jobs: usize) {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", threads_per_trial(jobs).to_string());
+    }
+}
+
+/// Sets `RAYON_NUM_THREADS` (which candle reads on every matmul) for as long as it lives, and
+/// restores the previous value on drop. Set before any trial thread starts.
+struct MathThreads {
+    previous: Option<std::ffi::OsString>,
+}
+
+impl MathThreads {
+    const VAR: &'static str = "RAYON_NUM_THREADS";
+
+    fn set(threads: usize) -> Self {
+        let previous = std::env::var_os(Self::VAR);
+        std::env::set_var(Self::VAR, threads.to_string());
+        Self { previous }
+    }
+}
+
+impl Drop for MathThreads {
+    fn drop(&mut self) {
+        match &self.previous {
+            Some(v) => std::env::set_var(Self::VAR, v),
+            None => std::env::remove_var(Self::VAR),
+        }
+    }
+}
 
 /// A config a sweep can vary: `HeadsConfig` in the binary, a stand-in in tests.
 pub trait SweepConfig: Clone + Send + Sync {
@@ -161,9 +211,9 @@ where
         ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} trials ({eta} left) {msg}")
             .map_err(|e| anyhow!("progress template: {e}"))?,
     );
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let jobs = opts.jobs.min(todo.len().max(1));
-    let inner = (cores / jobs).max(1);
+    let inner = threads_per_trial(jobs);
+    let _threads = MathThreads::set(inner);
     let cursor = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     let ran = AtomicUsize::new(0);

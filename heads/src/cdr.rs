@@ -14,7 +14,8 @@ use crate::rng::HostRng;
 use crate::schedule::Schedule;
 use anyhow::Result;
 use candle_core::Tensor;
-use candle_nn::{Linear, Module};
+use crate::linear::Linear;
+use candle_nn::Module;
 
 /// The parts of one CDR training step.
 pub struct CdrStep {

@@ -11,7 +11,8 @@ use crate::config::{Activation, HeadsConfig};
 use crate::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{Linear, Module};
+use crate::linear::Linear;
+use candle_nn::Module;
 
 /// Sinusoidal embedding table of the steps `1..=t_max`: (t_max, dim) f32 (row `i` = step `i+1`).
 ///

@@ -10,7 +10,8 @@ use crate::config::HeadsConfig;
 use crate::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Tensor, Var, D};
-use candle_nn::{Linear, Module};
+use crate::linear::Linear;
+use candle_nn::Module;
 
 /// Slope of `g` for negative inputs.
 pub const LEAKY_SLOPE: f64 = 0.01;

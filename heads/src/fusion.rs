@@ -12,7 +12,8 @@ use crate::params::ParamBuilder;
 use crate::rng::{dropout, HostRng};
 use anyhow::Result;
 use candle_core::Tensor;
-use candle_nn::{Linear, Module};
+use crate::linear::Linear;
+use candle_nn::Module;
 
 /// `softplus(x) = log(1 + e^x)`, stable: `relu(x) + log(1 + e^{-|x|})`.
 pub fn softplus(x: &Tensor) -> Result<Tensor> {

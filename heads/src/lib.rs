@@ -5,6 +5,7 @@
 //! [`train_mode`] (train and evaluate one ablation of paper table 2). The `marnet-heads` binary
 //! ([`cli`]) writes run folders (DESIGN §7).
 
+pub mod adamw;
 pub mod cdr;
 pub mod cli;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod ema;
 pub mod features;
 pub mod finetune;
 pub mod fusion;
+pub mod linear;
 pub mod metrics;
 pub mod mlp_head;
 pub mod modes;

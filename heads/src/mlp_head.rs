@@ -7,7 +7,8 @@ use crate::denoiser::activate;
 use crate::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::Tensor;
-use candle_nn::{Linear, Module};
+use crate::linear::Linear;
+use candle_nn::Module;
 
 /// `x_v` (n, d_v) -> `x̂_s` (n, d_s) through Linear-act-Linear-act-Linear-act-Linear.
 pub struct MlpHead {

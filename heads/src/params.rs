@@ -7,7 +7,8 @@
 use crate::rng::HostRng;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{Linear, VarMap};
+use crate::linear::Linear;
+use candle_nn::VarMap;
 
 /// Creates named variables in a shared `VarMap` (the names become safetensors keys).
 pub struct ParamBuilder<'a> {

@@ -5,12 +5,44 @@
 //! Per step there is no host round trip: the batch indices go to the device, the loss is summed
 //! on the device and read back every `log_every` steps (to stop on NaN) and at the end of the epoch.
 
+use crate::adamw::FusedAdamW;
 use crate::config::HeadsConfig;
 use crate::rng::HostRng;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
+
+/// AdamW: the fused host version on the CPU ([`crate::adamw`], bit-for-bit candle_nn's update,
+/// several times faster), candle_nn's own on an accelerator.
+enum Optim {
+    Fused(FusedAdamW),
+    Candle(AdamW),
+}
+
+impl Optim {
+    fn new(vars: Vec<Var>, params: ParamsAdamW, device: &Device) -> Result<Self> {
+        Ok(if device.is_cpu() {
+            Optim::Fused(FusedAdamW::new(vars, params)?)
+        } else {
+            Optim::Candle(AdamW::new(vars, params)?)
+        })
+    }
+
+    fn set_learning_rate(&mut self, lr: f64) {
+        match self {
+            Optim::Fused(o) => o.set_learning_rate(lr),
+            Optim::Candle(o) => o.set_learning_rate(lr),
+        }
+    }
+
+    fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        match self {
+            Optim::Fused(o) => o.backward_step(loss),
+            Optim::Candle(o) => Ok(o.backward_step(loss)?),
+        }
+    }
+}
 
 /// One epoch of history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +117,7 @@ pub fn run_phase(
     let steps_per_epoch = n.div_ceil(batch);
     let total = steps_per_epoch * phase.epochs;
     let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() };
-    let mut opt = AdamW::new(phase.vars.clone(), params)?;
+    let mut opt = Optim::new(phase.vars.clone(), params, device)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
     let mut best: Option<(f64, Vec<Tensor>)> = None;

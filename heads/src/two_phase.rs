@@ -21,7 +21,8 @@ use crate::schedule::Schedule;
 use crate::trainer::{run_phase, EvalOutcome, Phase};
 use anyhow::Result;
 use candle_core::Tensor;
-use candle_nn::{Linear, Module, VarMap};
+use crate::linear::Linear;
+use candle_nn::{Module, VarMap};
 
 /// The generator of `x̂_s^0` trained in phase 1.
 #[allow(clippy::large_enum_variant)]

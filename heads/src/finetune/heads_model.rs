@@ -24,7 +24,8 @@ use crate::sampler::sample;
 use crate::schedule::Schedule;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{Linear, Module, VarMap};
+use crate::linear::Linear;
+use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -28,7 +28,8 @@ use crate::schedule::Schedule;
 use crate::two_phase::{Generator, Phase2Head};
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
-use candle_nn::{Linear, Module, VarMap};
+use crate::linear::Linear;
+use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;
 

@@ -56,13 +56,17 @@ train-heads *ARGS:
     cargo run --release --quiet -p marnet-heads -- train "$@"
 
 # Hyperparameter sweep on a cache (rayon, resumable). No arguments: heads/sweeps/demo.toml on
-# caches/demo into runs/sweep-demo, then the leaderboard; otherwise arguments go to `marnet-heads sweep`.
+# caches/demo into runs/sweep-demo, then prints the leaderboard; otherwise arguments go to `marnet-heads sweep`.
 [positional-arguments]
 sweep *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ "$#" -eq 0 ]; then set -- --cache {{cache}} --sweep heads/sweeps/demo.toml --out runs/sweep-demo; fi
-    cargo run --release --quiet -p marnet-heads -- sweep "$@"
+    if [ "$#" -eq 0 ]; then
+      cargo run --release --quiet -p marnet-heads -- sweep --cache {{cache}} --sweep heads/sweeps/demo.toml --out runs/sweep-demo
+      cat runs/sweep-demo/leaderboard.md
+    else
+      cargo run --release --quiet -p marnet-heads -- sweep "$@"
+    fi
 
 # Top-5 classes for images with a trained run (default runs/demo): `just predict photo.jpg ...`.
 [positional-arguments]

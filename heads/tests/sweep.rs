@@ -324,3 +324,16 @@ fn sweep_report_without_records_is_an_error() {
     let err = write_sweep_report(dir.path()).unwrap_err().to_string();
     assert!(err.contains("no finished trial"), "{err}");
 }
+
+/// The sweep `just sweep` ships: it parses, every trial validates as a real `HeadsConfig`, and the
+/// grid is 2 (fusion) x 2 (d) x 2 (timesteps) x 2 (gamma) = 16 runs of one seed each, all fusion.
+#[test]
+fn shipped_demo_sweep_is_valid_and_has_16_runs() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/demo.toml");
+    let spec = marnet_heads::sweep::load_sweep(&path).unwrap();
+    let runs = prepare_runs(&spec, &marnet_heads::HeadsConfig::default(), "fusion").unwrap();
+    assert_eq!(runs.len(), 16);
+    let ds: BTreeSet<usize> = runs.iter().map(|(_, c)| c.d).collect();
+    assert_eq!(ds, BTreeSet::from([128, 256]));
+    assert!(runs.iter().all(|(_, c)| c.patience == 10 && c.epochs == 50));
+}

@@ -288,7 +288,8 @@ impl Consumer<'_> {
         if good.is_empty() {
             return Ok(());
         }
-        let x_v = self.embed_images(&items)?;
+        // (n, D_v): fixed micro-batches on the CPU, one forward pass on an accelerator.
+        let x_v = self.image.embed_items(&items)?.to_vec2::<f32>()?;
         for (sample, v) in good.into_iter().zip(x_v) {
             let x_s = match (&sample.text, wants_text(sample)) {
                 (Some(t), true) => {
@@ -305,12 +306,6 @@ impl Consumer<'_> {
             summary.add_row(sample.split, x_s.is_some());
         }
         Ok(())
-    }
-
-    /// Image features `(n, D_v)` of preprocessed images ([`ImageModel::embed_items`]: fixed
-    /// micro-batches on the CPU, one forward pass on an accelerator).
-    fn embed_images(&self, items: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        Ok(self.image.embed_items(items)?.to_vec2::<f32>()?)
     }
 
     /// Writes a finished part: its bad-input list first, then the Parquet part, then the

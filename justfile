@@ -97,6 +97,15 @@ bench-heads *ARGS:
 bench-sweep *ARGS:
     cargo run --release --quiet -p marnet-heads --example bench_sweep -- {{ARGS}}
 
+# The PyTorch eager reference on this machine (the "PyTorch" columns of BENCHMARKS.md): the same
+# heads work as bench-heads and the demo's CLIP ViT-B/16 forward. Setup, once: installs torch and
+# transformers from PyPI into .venv-bench (torch's PyPI wheel pulls the CUDA libraries, ~3 GB);
+# never used by the tests. ARGS go to tools/bench_pytorch.py (--quick: 1/8 of the rows).
+bench-pytorch *ARGS:
+    [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh
+    [ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q -r tools/requirements-bench.txt)
+    .venv-bench/bin/python tools/bench_pytorch.py --image-model data/demo/models/clip-vit-b16-vision {{ARGS}}
+
 # Extraction speed of the demo encoders on this CPU (release): images/s and texts/s at two batch
 # sizes, GFLOP/s against a measured matmul peak. Writes target/bench_extract.md (see BENCHMARKS.md).
 bench-extract *ARGS:

@@ -97,6 +97,7 @@ fn run_once(jobs: usize) -> anyhow::Result<(usize, f64)> {
 
 fn main() -> anyhow::Result<()> {
     marnet_data::alloc::keep_freed_memory();
+    marnet_heads::math_pool::quiet_elementwise_workers();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let jobs: usize = args.get(i + 1).and_then(|s| s.parse().ok()).context("--child JOBS")?;

@@ -7,6 +7,7 @@
 //! A learned null condition (`null_v`, shape (d_v,)) replaces `x_v` for classifier-free guidance
 //! (Ho & Salimans 2021).
 
+use crate::activation::Act;
 use crate::config::{Activation, HeadsConfig};
 use crate::params::ParamBuilder;
 use anyhow::Result;
@@ -27,15 +28,6 @@ pub fn sinusoidal_table(t_max: usize, dim: usize, device: &Device) -> Result<Ten
         v.extend(angles.iter().map(|a| a.cos() as f32));
     }
     Ok(Tensor::from_vec(v, (t_max, dim), device)?)
-}
-
-/// Applies the configured activation.
-pub fn activate(x: &Tensor, act: Activation) -> Result<Tensor> {
-    Ok(match act {
-        Activation::Silu => x.silu()?,
-        Activation::Relu => x.relu()?,
-        Activation::Gelu => x.gelu_erf()?,
-    })
 }
 
 /// The x0-predicting MLP denoiser.
@@ -90,10 +82,27 @@ impl Denoiser {
         })
     }
 
+    /// The same denoiser on detached weights (no autograd graph through it; for sampling).
+    pub fn detached(&self) -> Self {
+        Self {
+            l1_x: self.l1_x.detached(),
+            l1_t: self.l1_t.detached(),
+            l1_v: self.l1_v.detached(),
+            l2: self.l2.detached(),
+            l3: self.l3.detached(),
+            l4: self.l4.detached(),
+            t_in: self.t_in.detached(),
+            t_out: self.t_out.detached(),
+            null_v: self.null_v.clone(),
+            table: self.table.clone(),
+            act: self.act,
+        }
+    }
+
     /// `temb(t)` for 0-based step indices `t_idx = t - 1`, (n,) u32 -> (n, temb_dim).
     pub fn temb(&self, t_idx: &Tensor) -> Result<Tensor> {
         let s = self.table.index_select(t_idx, 0)?;
-        Ok(self.t_out.forward(&self.t_in.forward(&s)?.silu()?)?)
+        Ok(self.t_out.forward(&self.t_in.forward_act(&s, Act::Silu)?)?)
     }
 
     /// First-layer contribution of the condition: `W_v x_v + b` (n, hidden). `x_v = None` uses
@@ -114,10 +123,9 @@ impl Denoiser {
     /// `X_θ` from precomputed first-layer terms: `x_t` (n, d_s), `cond` (n or 1, hidden),
     /// `time` (n or 1, hidden) -> `x̂_s^0` (n, d_s).
     pub fn forward_terms(&self, x_t: &Tensor, cond: &Tensor, time: &Tensor) -> Result<Tensor> {
-        let h = self.l1_x.forward(x_t)?.broadcast_add(cond)?.broadcast_add(time)?;
-        let h = activate(&h, self.act)?;
-        let h = activate(&self.l2.forward(&h)?, self.act)?;
-        let h = activate(&self.l3.forward(&h)?, self.act)?;
+        let h = self.l1_x.forward_shift_act(x_t, &cond.broadcast_add(time)?, Act::from(self.act))?;
+        let h = self.l2.forward_act(&h, Act::from(self.act))?;
+        let h = self.l3.forward_act(&h, Act::from(self.act))?;
         Ok(self.l4.forward(&h)?)
     }
 

@@ -6,22 +6,22 @@
 //! from `tau_init` and clamped to `≤ ln(max_inv_tau)`. A Linear classifier on `x_v'` gives `L_CE`;
 //! `L_EMA = α1·L_CE + β·L_ITA`.
 
+use crate::activation::Act;
 use crate::config::HeadsConfig;
 use crate::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Tensor, Var, D};
 use crate::linear::Linear;
-use candle_nn::Module;
 
 /// Slope of `g` for negative inputs.
-pub const LEAKY_SLOPE: f64 = 0.01;
+pub const LEAKY_SLOPE: f32 = crate::activation::LEAKY_SLOPE;
 /// Row norms are `sqrt(||x||² + COSINE_EPS²)`: a zero row gives cosine 0 and a finite gradient
 /// (the derivative of `sqrt` at 0 would be infinite).
 pub const COSINE_EPS: f64 = 1e-8;
 
-/// `g(x)` = LeakyReLU(0.01).
+/// `g(x)` = LeakyReLU(0.01), elementwise (one fused op on the CPU, see [`crate::activation`]).
 pub fn g(x: &Tensor) -> Result<Tensor> {
-    Ok(candle_nn::ops::leaky_relu(x, LEAKY_SLOPE)?)
+    Ok(crate::activation::apply(x, Act::LeakyRelu(LEAKY_SLOPE))?)
 }
 
 /// Rows scaled to unit L2 norm, `x / sqrt(||x||² + eps²)`: (n, d) -> (n, d).
@@ -83,12 +83,12 @@ impl Ema {
 
     /// `x_v' = g(E_v x_v)`: (n, d_v) -> (n, d). This is `x_EMA`.
     pub fn embed_v(&self, x_v: &Tensor) -> Result<Tensor> {
-        g(&self.e_v.forward(x_v)?)
+        Ok(self.e_v.forward_act(x_v, Act::LeakyRelu(LEAKY_SLOPE))?)
     }
 
     /// `x_s' = g(E_s x_s)`: (n, d_s) -> (n, d). Also gives `x_CDR = g(E_s x̂_s^0)`.
     pub fn embed_s(&self, x_s: &Tensor) -> Result<Tensor> {
-        g(&self.e_s.forward(x_s)?)
+        Ok(self.e_s.forward_act(x_s, Act::LeakyRelu(LEAKY_SLOPE))?)
     }
 
     /// `L_ITA` of the pair (x_v', x_s').

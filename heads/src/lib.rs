@@ -5,6 +5,7 @@
 //! [`train_mode`] (train and evaluate one ablation of paper table 2). The `marnet-heads` binary
 //! ([`cli`]) writes run folders (DESIGN §7).
 
+pub mod activation;
 pub mod adamw;
 pub mod cdr;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod features;
 pub mod finetune;
 pub mod fusion;
 pub mod linear;
+pub mod math_pool;
 pub mod metrics;
 pub mod mlp_head;
 pub mod modes;

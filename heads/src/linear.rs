@@ -10,13 +10,21 @@
 //! - forward: `Wᵀ` transposed into a contiguous buffer by the cache-blocked `transpose` crate
 //!   (about 0.3 ms for 1024 × 1024), then `x · Wᵀ` with both operands row-major, by the same
 //!   `gemm` call candle makes (no copies of `x` or `y`);
-//! - backward: `dX = dY · W` (row-major) and `dW = dYᵀ · X`, which comes out `(out, in)`
-//!   contiguous; `dX` is skipped when `x` does not need a gradient (the heads' first layers read
-//!   the cached features).
+//! - the bias is added by gemm itself (the output starts as the bias rows and gemm accumulates
+//!   onto it), and [`Linear::forward_act`] applies the activation in the same op
+//!   ([`crate::activation`]), keeping the pre-activation only when a gradient will be needed;
+//! - backward: `dZ = dY·act'(Z)`, `dX = dZ · W` (row-major) and `dW = dZᵀ · X`, which comes out
+//!   `(out, in)` contiguous, and `db` = column sums of `dZ` in one cache-friendly pass; `dX` is
+//!   skipped when `x` does not need a gradient (the heads' first layers read the cached
+//!   features). One op per layer instead of four (matmul, bias add, activation, and their
+//!   backward), each of which costs candle's autograd a zero tensor and an add per input.
 //!
 //! Other devices and dtypes use the plain `x.matmul(&W.t())`.
 
-use candle_core::{CpuStorage, CustomOp2, DType, Layout, Module, Result, Shape, Tensor};
+use crate::activation::{contiguous_f32, Act, ActGrad};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// A fully connected layer; see the module docs.
 #[derive(Debug, Clone)]
@@ -30,71 +38,335 @@ impl Linear {
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
         Self { weight, bias }
     }
-}
 
-impl Module for Linear {
-    /// `x` `(batch, in)` → `(batch, out)`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// The same layer on detached weights: no autograd graph is built through it (sampling and
+    /// evaluation loops, where nothing is differentiated).
+    pub fn detached(&self) -> Self {
+        Self { weight: self.weight.detach(), bias: self.bias.as_ref().map(|b| b.detach()) }
+    }
+
+    /// `act(x · Wᵀ + b)`: `x` `(batch, in)` → `(batch, out)`. On CPU f32 tensors the bias and the
+    /// activation are fused into the one op (see [`crate::activation`]).
+    pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
         let fused = x.device().is_cpu() && x.rank() == 2 && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32;
-        let y = if fused {
-            x.contiguous()?.apply_op2(&self.weight.contiguous()?, XWt)?
-        } else {
-            x.matmul(&self.weight.t()?)?
-        };
+        if !fused || !act.is_fused() {
+            let y = if fused { self.fused(x, Act::Identity)? } else { self.plain(x)? };
+            return crate::activation::apply(&y, act);
+        }
+        self.fused(x, act)
+    }
+
+    fn plain(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.matmul(&self.weight.t()?)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }
     }
-}
 
-/// `x` `(b, in)` · `Wᵀ`, `W` `(out, in)`, both contiguous f32 on the CPU.
-struct XWt;
+    /// `act(x · Wᵀ + b + shift)` with `shift` `(batch, out)` or `(1, out)`: `x` `(batch, in)` →
+    /// `(batch, out)`.
+    /// The denoiser's first layer, whose other inputs' terms arrive precomputed. On CPU f32
+    /// tensors `shift` seeds gemm's output, so the sum and the activation cost no extra op.
+    pub fn forward_shift_act(&self, x: &Tensor, shift: &Tensor, act: Act) -> Result<Tensor> {
+        let mut shift = match &self.bias {
+            Some(b) => shift.broadcast_add(b)?,
+            None => shift.clone(),
+        };
+        if shift.rank() == 2 && shift.dim(0)? == 1 && x.dim(0)? != 1 {
+            shift = shift.flatten_all()?; // one row for every input row: a bias
+        }
+        let fused = x.device().is_cpu() && x.rank() == 2 && x.dtype() == DType::F32 && shift.dtype() == DType::F32;
+        if !fused || !act.is_fused() {
+            let y = (x.matmul(&self.weight.t()?)? + shift)?;
+            return crate::activation::apply(&y, act);
+        }
+        self.apply(x, Some(&shift), act)
+    }
 
-fn contiguous_f32<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
-    match l.contiguous_offsets() {
-        Some((start, end)) => Ok(&s.as_slice::<f32>()?[start..end]),
-        None => candle_core::bail!("linear: expected a contiguous input"),
+    fn fused(&self, x: &Tensor, act: Act) -> Result<Tensor> {
+        self.apply(x, self.bias.as_ref(), act)
+    }
+
+    /// The custom op on `x`, `W` and an optional shift (`(out,)` bias or `(batch, out)` matrix).
+    fn apply(&self, x: &Tensor, shift: Option<&Tensor>, act: Act) -> Result<Tensor> {
+        let needs_grad = x.track_op() || self.weight.track_op() || shift.is_some_and(|b| b.track_op());
+        let op = LinearOp { act, keep_z: needs_grad && act != Act::Identity, z: Mutex::new(None) };
+        let (x, w) = (x.contiguous()?, self.weight.contiguous()?);
+        match shift {
+            Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
+            None => x.apply_op2(&w, op),
+        }
     }
 }
 
-impl CustomOp2 for XWt {
-    fn name(&self) -> &'static str {
-        "linear-x-wt"
+impl Module for Linear {
+    /// `x` `(batch, in)` → `(batch, out)`.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_act(x, Act::Identity)
     }
+}
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, d_in) = l1.shape().dims2()?;
-        let (d_out, w_in) = l2.shape().dims2()?;
+/// `act(x · Wᵀ + b)` with `x` `(b, in)`, `W` `(out, in)`, `b` `(out,)` (optional), all contiguous
+/// f32 on the CPU. Keeps the pre-activation `z` for the backward when a gradient is needed.
+struct LinearOp {
+    act: Act,
+    keep_z: bool,
+    /// Pre-activation `z = x·Wᵀ + b` (b, out), set by the forward when `keep_z`.
+    z: Mutex<Option<Tensor>>,
+}
+
+impl LinearOp {
+    fn forward(&self, x: (&CpuStorage, &Layout), w: (&CpuStorage, &Layout), bias: Option<(&CpuStorage, &Layout)>) -> Result<(CpuStorage, Shape)> {
+        let (b, d_in) = x.1.shape().dims2()?;
+        let (d_out, w_in) = w.1.shape().dims2()?;
         if d_in != w_in {
             candle_core::bail!("linear: input has {d_in} features, the weight expects {w_in}");
         }
-        let x = contiguous_f32(s1, l1)?;
-        let w = contiguous_f32(s2, l2)?;
-        let mut w_t = vec![0f32; d_in * d_out];
-        transpose::transpose(w, &mut w_t, d_in, d_out); // (out, in) -> (in, out)
-        let mut y = vec![0f32; b * d_out]; // (b, out)
-        let threads = candle_core::utils::get_num_threads();
-        let parallelism = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-        // SAFETY: x is b×in, w_t in×out and y b×out, all row-major (column stride 1, row stride
-        // = width) and exactly that long, so every index gemm forms is in bounds; y does not alias
-        // the inputs. beta = 1, read_dst = false: y = x · w_t (as candle's own CPU matmul calls it).
-        unsafe {
-            gemm::gemm(
-                b, d_out, d_in,
-                y.as_mut_ptr(), 1, d_out as isize, false,
-                x.as_ptr(), 1, d_in as isize,
-                w_t.as_ptr(), 1, d_out as isize,
-                0f32, 1f32, false, false, false, parallelism,
-            );
-        }
+        let xs = contiguous_f32(x.0, x.1, "linear")?;
+        let ws = contiguous_f32(w.0, w.1, "linear")?;
+        let w_t = transposed(ws, d_out, d_in); // (in, out)
+        // (b, out): x·Wᵀ added onto the shift (the bias in every row, or a full matrix).
+        let z = match bias {
+            Some((s, l)) => {
+                let bs = contiguous_f32(s, l, "linear")?;
+                let mut z = if bs.len() == b * d_out && l.shape().rank() == 2 {
+                    bs.to_vec()
+                } else if bs.len() == d_out && l.shape().rank() == 1 {
+                    repeat_rows(bs, b)
+                } else {
+                    candle_core::bail!("linear: shift of shape {:?}, expected ({d_out},) or ({b}, {d_out})", l.shape());
+                };
+                // SAFETY: z is b×out and holds the shift; see `gemm_row_major`.
+                unsafe { gemm_row_major(z.as_mut_ptr(), true, xs, &w_t, b, d_in, d_out) };
+                z
+            }
+            None => new_product(xs, &w_t, b, d_in, d_out),
+        };
+        let mut z = z;
+        let y = if self.act == Act::Identity {
+            z
+        } else if self.keep_z {
+            let mut y = z.clone();
+            self.act.forward_in_place(&mut y);
+            let saved = Tensor::from_vec(z, (b, d_out), &candle_core::Device::Cpu)?;
+            *self.z.lock().map_err(|_| candle_core::Error::Msg("linear: poisoned lock".into()))? = Some(saved);
+            y
+        } else {
+            self.act.forward_in_place(&mut z);
+            z
+        };
         Ok((CpuStorage::F32(y), Shape::from((b, d_out))))
     }
 
+    /// `(dX, dW, db)` from `dY`: `dZ = dY·act'(z)`, `dX = dZ·W`, `dW = dZᵀ·X` (already `(out, in)`),
+    /// `db` = column sums of `dZ`; each only for an input that needs it.
+    fn backward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let dy = dy.contiguous()?;
+        let dz = if self.act == Act::Identity {
+            dy
+        } else {
+            let z = self.z.lock().map_err(|_| candle_core::Error::Msg("linear: poisoned lock".into()))?;
+            match z.as_ref() {
+                Some(z) => dy.apply_op2_no_bwd(z, &ActGrad(self.act))?,
+                None => candle_core::bail!("linear: backward without a saved pre-activation"),
+            }
+        };
+        let dx = if x.track_op() { Some(dz.apply_op2_no_bwd(w, &GradInput)?) } else { None }; // (b, out)·(out, in)
+        let dw = if w.track_op() { Some(dz.apply_op2_no_bwd(&x.contiguous()?, &GradWeight)?) } else { None }; // (out, b)·(b, in)
+        let db = match bias {
+            Some(b) if b.track_op() && b.rank() == 1 => Some(dz.apply_op1_no_bwd(&ColumnSums)?),
+            Some(b) if b.track_op() => Some(dz.clone()), // a (b, out) shift: its gradient is dZ
+            _ => None,
+        };
+        Ok((dx, dw, db))
+    }
+}
+
+/// The threads gemm splits a product over: candle's count (`RAYON_NUM_THREADS`, else the cores).
+fn parallelism() -> gemm::Parallelism {
+    match candle_core::utils::get_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// `dst (m, n) = [dst +] lhs (m, k) · rhs (k, n)` for row-major `lhs` and `rhs`; `read_dst`
+/// adds onto what `dst` holds, otherwise every entry of `dst` is written.
+///
+/// # Safety
+/// `dst` points to `m·n` writable f32 (initialised when `read_dst`), not aliasing the inputs;
+/// `lhs.len() == m·k`, `rhs.len() == k·n`.
+unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
+    debug_assert!(lhs.len() == m * k && rhs.len() == k * n);
+    // Row-major operands: column stride 1, row stride = width. dst = 1·dst + 1·(lhs·rhs) when
+    // read_dst, dst = lhs·rhs otherwise (as candle's own CPU matmul calls gemm).
+    gemm::gemm(
+        m, n, k,
+        dst, 1, n as isize, read_dst,
+        lhs.as_ptr(), 1, k as isize,
+        rhs.as_ptr(), 1, n as isize,
+        1f32, 1f32, false, false, false, parallelism(),
+    );
+}
+
+/// A new `(m, n)` matrix `lhs (m, k) · rhs (k, n)` (row-major), written once by gemm (no zeroing
+/// pass).
+fn new_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    if k == 0 {
+        return vec![0f32; m * n];
+    }
+    let mut out = Vec::<f32>::with_capacity(m * n);
+    // SAFETY: the buffer has room for m·n f32 and gemm without read_dst writes each of them
+    // (k > 0) before set_len makes them visible; the inputs have the stated lengths.
+    unsafe {
+        gemm_row_major(out.as_mut_ptr(), false, lhs, rhs, m, k, n);
+        out.set_len(m * n);
+    }
+    out
+}
+
+/// `w (rows, cols)` row-major → its transpose `(cols, rows)` row-major, with the cache-blocked
+/// `transpose` crate writing straight into a fresh buffer (no zeroing pass).
+fn transposed(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = Vec::<f32>::with_capacity(rows * cols);
+    // SAFETY: MaybeUninit<f32> has f32's layout, so an initialised `&[f32]` is a valid
+    // `&[MaybeUninit<f32>]`; the crate writes all rows·cols outputs (it checks both lengths),
+    // after which set_len exposes them.
+    unsafe {
+        let src = std::slice::from_raw_parts(w.as_ptr().cast::<std::mem::MaybeUninit<f32>>(), w.len());
+        transpose::transpose(src, &mut out.spare_capacity_mut()[..rows * cols], cols, rows);
+        out.set_len(rows * cols);
+    }
+    out
+}
+
+/// `rows` copies of `row`, one after the other (rows in parallel, no zeroing pass).
+fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
+    let n = row.len();
+    let mut out = Vec::<f32>::with_capacity(rows * n);
+    if n > 0 {
+        let init: &[std::mem::MaybeUninit<f32>] =
+            // SAFETY: as in `transposed`: an initialised f32 slice viewed as MaybeUninit<f32>.
+            unsafe { std::slice::from_raw_parts(row.as_ptr().cast(), n) };
+        out.spare_capacity_mut()[..rows * n].par_chunks_mut(n).for_each(|r| r.copy_from_slice(init));
+    }
+    // SAFETY: every one of the rows·n entries was written above.
+    unsafe { out.set_len(rows * n) };
+    out
+}
+
+/// `dX = dZ · W`: `dZ` `(b, out)`, `W` `(out, in)`, both contiguous → `(b, in)`.
+struct GradInput;
+
+impl CustomOp2 for GradInput {
+    fn name(&self) -> &'static str {
+        "linear-grad-input"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, d_out) = l1.shape().dims2()?;
+        let (w_out, d_in) = l2.shape().dims2()?;
+        if d_out != w_out {
+            candle_core::bail!("linear-grad-input: gradient has {d_out} columns, the weight {w_out} rows");
+        }
+        let dz = contiguous_f32(s1, l1, "linear-grad-input")?;
+        let w = contiguous_f32(s2, l2, "linear-grad-input")?;
+        Ok((CpuStorage::F32(new_product(dz, w, b, d_out, d_in)), Shape::from((b, d_in))))
+    }
+}
+
+/// `dW = dZᵀ · X`: `dZ` `(b, out)`, `X` `(b, in)`, both contiguous → `(out, in)`, W's own layout.
+struct GradWeight;
+
+impl CustomOp2 for GradWeight {
+    fn name(&self) -> &'static str {
+        "linear-grad-weight"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, d_out) = l1.shape().dims2()?;
+        let (xb, d_in) = l2.shape().dims2()?;
+        if b != xb {
+            candle_core::bail!("linear-grad-weight: gradient has {b} rows, the input {xb}");
+        }
+        let dz = contiguous_f32(s1, l1, "linear-grad-weight")?;
+        let x = contiguous_f32(s2, l2, "linear-grad-weight")?;
+        if b == 0 {
+            return Ok((CpuStorage::F32(vec![0f32; d_out * d_in]), Shape::from((d_out, d_in))));
+        }
+        let mut out = Vec::<f32>::with_capacity(d_out * d_in);
+        // SAFETY: out has room for out×in f32, written in full by gemm (k = b > 0, no read_dst);
+        // lhs = dZᵀ read from the row-major dZ (b, out): element (i, j) at j·out + i, so column
+        // stride out and row stride 1, all in bounds; rhs = X row-major (b, in).
+        unsafe {
+            gemm::gemm(
+                d_out, d_in, b,
+                out.as_mut_ptr(), 1, d_in as isize, false,
+                dz.as_ptr(), d_out as isize, 1,
+                x.as_ptr(), 1, d_in as isize,
+                1f32, 1f32, false, false, false, parallelism(),
+            );
+            out.set_len(d_out * d_in);
+        }
+        Ok((CpuStorage::F32(out), Shape::from((d_out, d_in))))
+    }
+}
+
+/// Column sums of a contiguous `(rows, cols)` f32 matrix → `(cols,)`: the bias gradient. Each
+/// rayon task owns a block of columns and adds the rows in order, so the result does not depend
+/// on the thread count (candle's `sum(0)` walks the matrix column by column with a stride).
+struct ColumnSums;
+
+/// Columns per task of [`ColumnSums`] (one AVX-512 register holds 16).
+const COLUMN_BLOCK: usize = 256;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "column-sums"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, cols) = l.shape().dims2()?;
+        let m = contiguous_f32(s, l, "column-sums")?;
+        let mut out = vec![0f32; cols];
+        out.par_chunks_mut(COLUMN_BLOCK).enumerate().for_each(|(blk, acc)| {
+            let c0 = blk * COLUMN_BLOCK;
+            for r in 0..rows {
+                let row = &m[r * cols + c0..r * cols + c0 + acc.len()];
+                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from(cols)))
+    }
+}
+
+impl CustomOp2 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.forward((s1, l1), (s2, l2), None)
+    }
+
     fn bwd(&self, x: &Tensor, w: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>)> {
-        let dx = if x.track_op() { Some(dy.matmul(w)?) } else { None }; // (b, out)·(out, in)
-        let dw = if w.track_op() { Some(dy.t()?.matmul(x)?) } else { None }; // (out, b)·(b, in)
+        let (dx, dw, _) = self.backward(x, w, None, dy)?;
         Ok((dx, dw))
+    }
+}
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "linear-bias"
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+        self.forward((s1, l1), (s2, l2), Some((s3, l3)))
+    }
+
+    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        self.backward(x, w, Some(b), dy)
     }
 }
 
@@ -157,6 +429,78 @@ mod tests {
         assert!(grads.get(&x).is_none());
         // dW = dYᵀ·x with dY = [[1, 1]]: every entry 1.
         assert_eq!(grads.get(w.as_tensor()).expect("dW").to_vec2::<f32>()?, vec![vec![1., 1.], vec![1., 1.]]);
+        Ok(())
+    }
+
+    /// `forward_act` (bias and activation fused into the op) against the composition
+    /// `candle_nn::Linear` + candle's activation: values and the gradients of `x`, `W` and `b`,
+    /// with 300 outputs (more than one column block of the bias gradient).
+    #[test]
+    fn fused_bias_and_activation_match_the_composition() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Var::from_tensor(&Tensor::randn(0f32, 0.1, (300, 53), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 300, &dev)?)?;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (29, 53), &dev)?)?;
+        let mix = Tensor::randn(0f32, 1.0, (29, 300), &dev)?;
+        let silu: fn(&Tensor) -> Result<Tensor> = |t| t.silu();
+        let leaky: fn(&Tensor) -> Result<Tensor> = |t| candle_nn::ops::leaky_relu(t, 0.01);
+        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>() };
+        for (act, reference) in [(Act::Silu, silu), (Act::LeakyRelu(0.01), leaky), (Act::Identity, |t: &Tensor| Ok(t.clone()))] {
+            let ours = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone())).forward_act(x.as_tensor(), act)?;
+            let lin = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+            let theirs = reference(&lin.forward(x.as_tensor())?)?;
+            assert!(max_diff(&ours, &theirs)? < 1e-5, "{act:?}: values differ by {}", max_diff(&ours, &theirs)?);
+            let g_ours = (ours * &mix)?.sum_all()?.backward()?;
+            let g_theirs = (theirs * &mix)?.sum_all()?.backward()?;
+            for v in [&w, &b, &x] {
+                let (a, c) = (g_ours.get(v.as_tensor()).expect("ours"), g_theirs.get(v.as_tensor()).expect("theirs"));
+                assert_eq!(a.dims(), c.dims());
+                assert!(max_diff(a, c)? < 1e-4, "{act:?}: gradient differs by {}", max_diff(a, c)?);
+            }
+        }
+        Ok(())
+    }
+
+    /// A layer on detached weights builds no autograd graph.
+    #[test]
+    fn detached_layer_tracks_nothing() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Var::new(&[[1f32, 2.], [3., 4.]], &dev)?;
+        let lin = Linear::new(w.as_tensor().clone(), None);
+        let x = Tensor::new(&[[1f32, 1.]], &dev)?;
+        assert!(lin.forward_act(&x, Act::Silu)?.track_op());
+        let y = lin.detached().forward_act(&x, Act::Silu)?;
+        assert!(!y.track_op());
+        // silu(3) = 3/(1+e^-3) = 2.8577224, silu(7) = 7/(1+e^-7) = 6.9936226
+        let v = y.to_vec2::<f32>()?;
+        assert!((v[0][0] - 2.857_722_3).abs() < 1e-6 && (v[0][1] - 6.993_622_6).abs() < 1e-6, "{v:?}");
+        Ok(())
+    }
+
+    /// `forward_shift_act` against `silu(x·Wᵀ + b + shift)` built from candle ops, for a full
+    /// `(batch, out)` shift and a one-row `(1, out)` shift: values and every gradient.
+    #[test]
+    fn shifted_layer_matches_the_composition() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Var::from_tensor(&Tensor::randn(0f32, 0.1, (40, 23), &dev)?)?;
+        let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 40, &dev)?)?;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (9, 23), &dev)?)?;
+        let mix = Tensor::randn(0f32, 1.0, (9, 40), &dev)?;
+        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>() };
+        for rows in [9, 1] {
+            let shift = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 40), &dev)?)?;
+            let lin = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+            let ours = lin.forward_shift_act(x.as_tensor(), shift.as_tensor(), Act::Silu)?;
+            let theirs = x.as_tensor().matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?.broadcast_add(shift.as_tensor())?.silu()?;
+            assert!(max_diff(&ours, &theirs)? < 1e-5);
+            let g_ours = (ours * &mix)?.sum_all()?.backward()?;
+            let g_theirs = (theirs * &mix)?.sum_all()?.backward()?;
+            for v in [&w, &b, &x, &shift] {
+                let (a, c) = (g_ours.get(v.as_tensor()).expect("ours"), g_theirs.get(v.as_tensor()).expect("theirs"));
+                assert_eq!(a.dims(), c.dims());
+                assert!(max_diff(a, c)? < 1e-4, "shift rows {rows}: gradient differs by {}", max_diff(a, c)?);
+            }
+        }
         Ok(())
     }
 }

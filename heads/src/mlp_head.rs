@@ -3,12 +3,11 @@
 //! two-phase pipeline so the comparison with CDR changes only the generator.
 
 use crate::config::Activation;
-use crate::denoiser::activate;
+use crate::activation::Act;
 use crate::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::Tensor;
 use crate::linear::Linear;
-use candle_nn::Module;
 
 /// `x_v` (n, d_v) -> `x̂_s` (n, d_s) through Linear-act-Linear-act-Linear-act-Linear.
 pub struct MlpHead {
@@ -34,12 +33,10 @@ impl MlpHead {
 
     /// `x̂_s` (n, d_s).
     pub fn forward(&self, x_v: &Tensor) -> Result<Tensor> {
+        let act = Act::from(self.act);
         let mut h = x_v.clone();
         for (i, l) in self.layers.iter().enumerate() {
-            h = l.forward(&h)?;
-            if i < 3 {
-                h = activate(&h, self.act)?;
-            }
+            h = l.forward_act(&h, if i < 3 { act } else { Act::Identity })?;
         }
         Ok(h)
     }

@@ -132,7 +132,7 @@ pub fn train_mode(features: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64)
     train_mode_with(features, cfg, mode, seed, &RunOptions::default())
 }
 
-/// [`train_mode`] with progress options.
+/// [`train_mode`] with progress options. Runs on [`crate::math_pool::on_math_pool`].
 pub fn train_mode_with(
     features: &Features,
     cfg: &HeadsConfig,
@@ -142,11 +142,11 @@ pub fn train_mode_with(
 ) -> Result<ModeResult> {
     cfg.validate()?;
     let start = std::time::Instant::now();
-    let mut res = match mode {
-        Mode::Baseline => train_baseline(features, cfg, seed, opts)?,
-        Mode::Ema => train_ema(features, cfg, seed, opts)?,
-        Mode::Mlp | Mode::Cdr | Mode::Fusion => crate::two_phase::train_two_phase(features, cfg, mode, seed, opts)?,
-    };
+    let mut res = crate::math_pool::on_math_pool(|| match mode {
+        Mode::Baseline => train_baseline(features, cfg, seed, opts),
+        Mode::Ema => train_ema(features, cfg, seed, opts),
+        Mode::Mlp | Mode::Cdr | Mode::Fusion => crate::two_phase::train_two_phase(features, cfg, mode, seed, opts),
+    })?;
     res.seconds = start.elapsed().as_secs_f64();
     Ok(res)
 }

@@ -8,17 +8,23 @@
 //! averaged. Rows are processed in chunks of [`CHUNK_ROWS`] (one large matmul per layer and step);
 //! the `x_v` term of the first layer is computed once per chunk.
 //!
+//! On the CPU the denoiser runs on detached weights (no autograd graph is built) and each DDPM
+//! step is one pass over the rows that also draws their noise, rows in parallel.
+//!
 //! Noise is drawn per row: row r's chains use an RNG seeded by one draw from the caller's seeded
 //! RNG and the sha256 of r's `x_v` bits. A row's `x_CDR` therefore does not depend on which other
 //! rows are sampled with it, so `marnet-heads predict` on one image reproduces the test-time
 //! features of training (up to gemm rounding across batch shapes, ~1e-6).
 
+use crate::activation::contiguous_f32;
 use crate::config::{HeadsConfig, SamplerKind};
 use crate::denoiser::Denoiser;
 use crate::rng::HostRng;
 use crate::schedule::HostSchedule;
 use anyhow::Result;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Mutex;
 use rand::Rng;
 use rand_distr::StandardNormal;
 use sha2::{Digest, Sha256};
@@ -54,6 +60,8 @@ pub fn sample(
     rng: &mut HostRng,
 ) -> Result<Tensor> {
     let n = x_v.dim(0)?;
+    // Nothing is differentiated here: without the variables no autograd graph is kept.
+    let den = &den.detached();
     let base: u64 = rng.0.random();
     let mut row_rngs = row_rngs(x_v, base)?;
     let mut chunks = Vec::new();
@@ -107,13 +115,63 @@ fn row_rngs(x_v: &Tensor, base: u64) -> Result<Vec<HostRng>> {
         .collect())
 }
 
-/// Standard normal (rows, d_s): row r drawn from `rngs[r]`.
+/// Standard normal (rows, d_s): row r drawn from `rngs[r]` (rows in parallel).
 fn normal_rows(rngs: &mut [HostRng], d_s: usize, dev: &Device) -> Result<Tensor> {
-    let mut v = Vec::with_capacity(rngs.len() * d_s);
-    for r in rngs.iter_mut() {
-        v.extend((0..d_s).map(|_| r.0.sample::<f32, _>(StandardNormal)));
+    let mut v = vec![0f32; rngs.len() * d_s];
+    if d_s > 0 {
+        v.par_chunks_mut(d_s).zip(rngs.par_iter_mut()).for_each(|(row, r)| {
+            row.iter_mut().for_each(|x| *x = r.0.sample::<f32, _>(StandardNormal));
+        });
     }
     Ok(Tensor::from_vec(v, (rngs.len(), d_s), dev)?)
+}
+
+/// One DDPM step in one pass over the rows (eqs. 22-23):
+/// `x_{t-1} = (coef1·x̂_0 + coef2·x_t) + sigma·z`, row r's `z` (d_s normals) drawn from `rngs[r]`,
+/// no noise when `sigma` is `None` (the last step). Same f32 operations in the same order as the
+/// candle expression `x0 * c1 + x * c2 + z * sigma` (each `· c` is candle's `affine(c, 0)`).
+struct DdpmStep<'a> {
+    coef1: f32,
+    coef2: f32,
+    sigma: Option<f32>,
+    rngs: Mutex<&'a mut [HostRng]>,
+}
+
+impl CustomOp2 for DdpmStep<'_> {
+    fn name(&self) -> &'static str {
+        "ddpm-step"
+    }
+
+    /// `x̂_0` and `x_t`, both (rows, d_s) contiguous f32 → `x_{t-1}` (rows, d_s).
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (rows, d_s) = l1.shape().dims2()?;
+        if l2.shape() != l1.shape() {
+            candle_core::bail!("ddpm-step: x0 {:?} and x_t {:?} differ in shape", l1.shape(), l2.shape());
+        }
+        let x0 = contiguous_f32(s1, l1, "ddpm-step")?;
+        let xt = contiguous_f32(s2, l2, "ddpm-step")?;
+        let mut rngs = self.rngs.lock().map_err(|_| candle_core::Error::Msg("ddpm-step: poisoned lock".into()))?;
+        if rngs.len() != rows {
+            candle_core::bail!("ddpm-step: {} row RNGs for {rows} rows", rngs.len());
+        }
+        let mut out = vec![0f32; rows * d_s];
+        let (c1, c2, sigma) = (self.coef1, self.coef2, self.sigma);
+        if d_s > 0 {
+            out.par_chunks_mut(d_s)
+                .zip(x0.par_chunks(d_s).zip(xt.par_chunks(d_s)))
+                .zip(rngs.par_iter_mut())
+                .for_each(|((o, (a, b)), r)| {
+                    for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
+                        let mu = (a * c1 + 0.0) + (b * c2 + 0.0);
+                        *o = match sigma {
+                            Some(sd) => mu + (r.0.sample::<f32, _>(StandardNormal) * sd + 0.0),
+                            None => mu,
+                        };
+                    }
+                });
+        }
+        Ok((CpuStorage::F32(out), Shape::from((rows, d_s))))
+    }
 }
 
 /// One chain for a chunk of rows: (n, d_v) -> (n, d_s), row r's noise from `rngs[r]`.
@@ -147,6 +205,15 @@ fn sample_chain(
         // Detach every step: the weights are variables, so without it each x_t would keep the
         // whole chain's activations alive (T × rows × hidden floats).
         x = match cfg.sampler {
+            SamplerKind::Ddpm if dev.is_cpu() && x0.dtype() == DType::F32 => {
+                let op = DdpmStep {
+                    coef1: sched.posterior_mean_coef1[i] as f32,
+                    coef2: sched.posterior_mean_coef2[i] as f32,
+                    sigma: (t > 1).then(|| sched.posterior_variance[i].sqrt() as f32),
+                    rngs: Mutex::new(&mut *rngs),
+                };
+                x0.contiguous()?.apply_op2_no_bwd(&x.contiguous()?, &op)?
+            }
             SamplerKind::Ddpm => {
                 let mu = ((&x0 * sched.posterior_mean_coef1[i])? + (&x * sched.posterior_mean_coef2[i])?)?;
                 if t > 1 {
@@ -169,4 +236,36 @@ fn sample_chain(
         .detach();
     }
     Ok(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused DDPM step equals the candle expression `x0·c1 + x·c2 + z·σ` with the same
+    /// per-row noise, bit for bit, with and without noise (an independent formulation of eqs.
+    /// 22-23 through candle's own ops).
+    #[test]
+    fn fused_ddpm_step_equals_the_candle_expression() -> Result<()> {
+        let dev = Device::Cpu;
+        let (rows, d_s) = (5, 7);
+        let x0 = HostRng::new(1, 1).normal(rows, d_s, &dev)?;
+        let x = HostRng::new(2, 2).normal(rows, d_s, &dev)?;
+        let (c1, c2, sigma) = (0.37f64, 0.91f64, 0.23f64);
+        for noisy in [true, false] {
+            let mut rngs_a: Vec<HostRng> = (0..rows as u64).map(|r| HostRng::new(9, r)).collect();
+            let mut rngs_b: Vec<HostRng> = (0..rows as u64).map(|r| HostRng::new(9, r)).collect();
+            let op = DdpmStep {
+                coef1: c1 as f32,
+                coef2: c2 as f32,
+                sigma: noisy.then_some(sigma as f32),
+                rngs: Mutex::new(&mut rngs_a[..]),
+            };
+            let fused = x0.apply_op2_no_bwd(&x, &op)?;
+            let mu = ((&x0 * c1)? + (&x * c2)?)?;
+            let reference = if noisy { (mu + (normal_rows(&mut rngs_b, d_s, &dev)? * sigma)?)? } else { mu };
+            assert_eq!(fused.to_vec2::<f32>()?, reference.to_vec2::<f32>()?, "noisy = {noisy}");
+        }
+        Ok(())
+    }
 }

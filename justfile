@@ -68,12 +68,16 @@ sweep *ARGS:
       cargo run --release --quiet -p marnet-heads -- sweep "$@"
     fi
 
-# Top-5 classes for images with a trained run (default runs/demo): `just predict photo.jpg ...`.
+# Top-5 classes for images with a trained run (default runs/demo): `just predict photo.jpg ...`;
+# flags after the images go to `marnet-heads predict` as they are (`--mode fusion --top-k 3 --json`).
 [positional-arguments]
-predict +IMAGES:
+predict +ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
-    args=(); for f in "$@"; do args+=(--image "$f"); done
+    args=(); flags=0
+    for a in "$@"; do
+        if [ "$flags" = 1 ] || [[ "$a" == -* ]]; then flags=1; args+=("$a"); else args+=(--image "$a"); fi
+    done
     cargo run --release --quiet -p marnet-heads -- predict --run {{run}} "${args[@]}"
 
 # Fine-tune the image backbone end to end on the demo (CPU: a short step budget; re-running resumes).

@@ -21,9 +21,11 @@
 //!
 //! Other devices and dtypes use the plain `x.matmul(&W.t())`.
 
+mod host;
+
 use crate::activation::{contiguous_f32, Act, ActGrad};
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
-use rayon::prelude::*;
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
+use host::{gemm_row_major, new_product, repeat_rows, transposed, ColumnSums, LinearGrad};
 use std::sync::Mutex;
 
 /// A fully connected layer; see the module docs.
@@ -48,20 +50,7 @@ impl Linear {
     /// `act(x · Wᵀ + b)`: `x` `(batch, in)` → `(batch, out)`. On CPU f32 tensors the bias and the
     /// activation are fused into the one op (see [`crate::activation`]).
     pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
-        let fused = x.device().is_cpu() && x.rank() == 2 && x.dtype() == DType::F32 && self.weight.dtype() == DType::F32;
-        if !fused || !act.is_fused() {
-            let y = if fused { self.fused(x, Act::Identity)? } else { self.plain(x)? };
-            return crate::activation::apply(&y, act);
-        }
-        self.fused(x, act)
-    }
-
-    fn plain(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.matmul(&self.weight.t()?)?;
-        match &self.bias {
-            Some(b) => y.broadcast_add(b),
-            None => Ok(y),
-        }
+        self.forward_with(x, self.bias.clone(), act)
     }
 
     /// `act(x · Wᵀ + b + shift)` with `shift` `(batch, out)` or `(1, out)`: `x` `(batch, in)` →
@@ -76,16 +65,30 @@ impl Linear {
         if shift.rank() == 2 && shift.dim(0)? == 1 && x.dim(0)? != 1 {
             shift = shift.flatten_all()?; // one row for every input row: a bias
         }
-        let fused = x.device().is_cpu() && x.rank() == 2 && x.dtype() == DType::F32 && shift.dtype() == DType::F32;
-        if !fused || !act.is_fused() {
-            let y = (x.matmul(&self.weight.t()?)? + shift)?;
-            return crate::activation::apply(&y, act);
-        }
-        self.apply(x, Some(&shift), act)
+        self.forward_with(x, Some(shift), act)
     }
 
-    fn fused(&self, x: &Tensor, act: Act) -> Result<Tensor> {
-        self.apply(x, self.bias.as_ref(), act)
+    /// `act(x · Wᵀ + shift)`: the custom op for 2-D f32 CPU tensors (the activation outside it when
+    /// it has no fused kernel), candle's matmul and broadcast add otherwise.
+    fn forward_with(&self, x: &Tensor, shift: Option<Tensor>, act: Act) -> Result<Tensor> {
+        let cpu_f32 = x.device().is_cpu()
+            && x.rank() == 2
+            && x.dtype() == DType::F32
+            && self.weight.dtype() == DType::F32
+            && shift.as_ref().is_none_or(|s| s.dtype() == DType::F32);
+        if !cpu_f32 {
+            let y = x.matmul(&self.weight.t()?)?;
+            let y = match &shift {
+                Some(s) => y.broadcast_add(s)?,
+                None => y,
+            };
+            return crate::activation::apply(&y, act);
+        }
+        if act.is_fused() {
+            self.apply(x, shift.as_ref(), act)
+        } else {
+            crate::activation::apply(&self.apply(x, shift.as_ref(), Act::Identity)?, act)
+        }
     }
 
     /// The custom op on `x`, `W` and an optional shift (`(out,)` bias or `(batch, out)` matrix).
@@ -172,172 +175,14 @@ impl LinearOp {
                 None => candle_core::bail!("linear: backward without a saved pre-activation"),
             }
         };
-        let dx = if x.track_op() { Some(dz.apply_op2_no_bwd(w, &GradInput)?) } else { None }; // (b, out)·(out, in)
-        let dw = if w.track_op() { Some(dz.apply_op2_no_bwd(&x.contiguous()?, &GradWeight)?) } else { None }; // (out, b)·(b, in)
+        let dx = if x.track_op() { Some(dz.apply_op2_no_bwd(w, &LinearGrad::Input)?) } else { None }; // (b, out)·(out, in)
+        let dw = if w.track_op() { Some(dz.apply_op2_no_bwd(&x.contiguous()?, &LinearGrad::Weight)?) } else { None }; // (out, b)·(b, in)
         let db = match bias {
             Some(b) if b.track_op() && b.rank() == 1 => Some(dz.apply_op1_no_bwd(&ColumnSums)?),
             Some(b) if b.track_op() => Some(dz.clone()), // a (b, out) shift: its gradient is dZ
             _ => None,
         };
         Ok((dx, dw, db))
-    }
-}
-
-/// The threads gemm splits a product over: candle's count (`RAYON_NUM_THREADS`, else the cores).
-fn parallelism() -> gemm::Parallelism {
-    match candle_core::utils::get_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
-    }
-}
-
-/// `dst (m, n) = [dst +] lhs (m, k) · rhs (k, n)` for row-major `lhs` and `rhs`; `read_dst`
-/// adds onto what `dst` holds, otherwise every entry of `dst` is written.
-///
-/// # Safety
-/// `dst` points to `m·n` writable f32 (initialised when `read_dst`), not aliasing the inputs;
-/// `lhs.len() == m·k`, `rhs.len() == k·n`.
-unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
-    debug_assert!(lhs.len() == m * k && rhs.len() == k * n);
-    // Row-major operands: column stride 1, row stride = width. dst = 1·dst + 1·(lhs·rhs) when
-    // read_dst, dst = lhs·rhs otherwise (as candle's own CPU matmul calls gemm).
-    gemm::gemm(
-        m, n, k,
-        dst, 1, n as isize, read_dst,
-        lhs.as_ptr(), 1, k as isize,
-        rhs.as_ptr(), 1, n as isize,
-        1f32, 1f32, false, false, false, parallelism(),
-    );
-}
-
-/// A new `(m, n)` matrix `lhs (m, k) · rhs (k, n)` (row-major), written once by gemm (no zeroing
-/// pass).
-fn new_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    if k == 0 {
-        return vec![0f32; m * n];
-    }
-    let mut out = Vec::<f32>::with_capacity(m * n);
-    // SAFETY: the buffer has room for m·n f32 and gemm without read_dst writes each of them
-    // (k > 0) before set_len makes them visible; the inputs have the stated lengths.
-    unsafe {
-        gemm_row_major(out.as_mut_ptr(), false, lhs, rhs, m, k, n);
-        out.set_len(m * n);
-    }
-    out
-}
-
-/// `w (rows, cols)` row-major → its transpose `(cols, rows)` row-major, with the cache-blocked
-/// `transpose` crate writing straight into a fresh buffer (no zeroing pass).
-fn transposed(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = Vec::<f32>::with_capacity(rows * cols);
-    // SAFETY: MaybeUninit<f32> has f32's layout, so an initialised `&[f32]` is a valid
-    // `&[MaybeUninit<f32>]`; the crate writes all rows·cols outputs (it checks both lengths),
-    // after which set_len exposes them.
-    unsafe {
-        let src = std::slice::from_raw_parts(w.as_ptr().cast::<std::mem::MaybeUninit<f32>>(), w.len());
-        transpose::transpose(src, &mut out.spare_capacity_mut()[..rows * cols], cols, rows);
-        out.set_len(rows * cols);
-    }
-    out
-}
-
-/// `rows` copies of `row`, one after the other (rows in parallel, no zeroing pass).
-fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
-    let n = row.len();
-    let mut out = Vec::<f32>::with_capacity(rows * n);
-    if n > 0 {
-        let init: &[std::mem::MaybeUninit<f32>] =
-            // SAFETY: as in `transposed`: an initialised f32 slice viewed as MaybeUninit<f32>.
-            unsafe { std::slice::from_raw_parts(row.as_ptr().cast(), n) };
-        out.spare_capacity_mut()[..rows * n].par_chunks_mut(n).for_each(|r| r.copy_from_slice(init));
-    }
-    // SAFETY: every one of the rows·n entries was written above.
-    unsafe { out.set_len(rows * n) };
-    out
-}
-
-/// `dX = dZ · W`: `dZ` `(b, out)`, `W` `(out, in)`, both contiguous → `(b, in)`.
-struct GradInput;
-
-impl CustomOp2 for GradInput {
-    fn name(&self) -> &'static str {
-        "linear-grad-input"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, d_out) = l1.shape().dims2()?;
-        let (w_out, d_in) = l2.shape().dims2()?;
-        if d_out != w_out {
-            candle_core::bail!("linear-grad-input: gradient has {d_out} columns, the weight {w_out} rows");
-        }
-        let dz = contiguous_f32(s1, l1, "linear-grad-input")?;
-        let w = contiguous_f32(s2, l2, "linear-grad-input")?;
-        Ok((CpuStorage::F32(new_product(dz, w, b, d_out, d_in)), Shape::from((b, d_in))))
-    }
-}
-
-/// `dW = dZᵀ · X`: `dZ` `(b, out)`, `X` `(b, in)`, both contiguous → `(out, in)`, W's own layout.
-struct GradWeight;
-
-impl CustomOp2 for GradWeight {
-    fn name(&self) -> &'static str {
-        "linear-grad-weight"
-    }
-
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (b, d_out) = l1.shape().dims2()?;
-        let (xb, d_in) = l2.shape().dims2()?;
-        if b != xb {
-            candle_core::bail!("linear-grad-weight: gradient has {b} rows, the input {xb}");
-        }
-        let dz = contiguous_f32(s1, l1, "linear-grad-weight")?;
-        let x = contiguous_f32(s2, l2, "linear-grad-weight")?;
-        if b == 0 {
-            return Ok((CpuStorage::F32(vec![0f32; d_out * d_in]), Shape::from((d_out, d_in))));
-        }
-        let mut out = Vec::<f32>::with_capacity(d_out * d_in);
-        // SAFETY: out has room for out×in f32, written in full by gemm (k = b > 0, no read_dst);
-        // lhs = dZᵀ read from the row-major dZ (b, out): element (i, j) at j·out + i, so column
-        // stride out and row stride 1, all in bounds; rhs = X row-major (b, in).
-        unsafe {
-            gemm::gemm(
-                d_out, d_in, b,
-                out.as_mut_ptr(), 1, d_in as isize, false,
-                dz.as_ptr(), d_out as isize, 1,
-                x.as_ptr(), 1, d_in as isize,
-                1f32, 1f32, false, false, false, parallelism(),
-            );
-            out.set_len(d_out * d_in);
-        }
-        Ok((CpuStorage::F32(out), Shape::from((d_out, d_in))))
-    }
-}
-
-/// Column sums of a contiguous `(rows, cols)` f32 matrix → `(cols,)`: the bias gradient. Each
-/// rayon task owns a block of columns and adds the rows in order, so the result does not depend
-/// on the thread count (candle's `sum(0)` walks the matrix column by column with a stride).
-struct ColumnSums;
-
-/// Columns per task of [`ColumnSums`] (one AVX-512 register holds 16).
-const COLUMN_BLOCK: usize = 256;
-
-impl CustomOp1 for ColumnSums {
-    fn name(&self) -> &'static str {
-        "column-sums"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (rows, cols) = l.shape().dims2()?;
-        let m = contiguous_f32(s, l, "column-sums")?;
-        let mut out = vec![0f32; cols];
-        out.par_chunks_mut(COLUMN_BLOCK).enumerate().for_each(|(blk, acc)| {
-            let c0 = blk * COLUMN_BLOCK;
-            for r in 0..rows {
-                let row = &m[r * cols + c0..r * cols + c0 + acc.len()];
-                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
-            }
-        });
-        Ok((CpuStorage::F32(out), Shape::from(cols)))
     }
 }
 
@@ -373,7 +218,18 @@ impl CustomOp3 for LinearOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::backprop::GradStore;
     use candle_core::{Device, Var};
+
+    /// Largest absolute elementwise difference.
+    fn max_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
+        (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()
+    }
+
+    /// The gradient of `v` in both stores (ours, the reference's).
+    fn grads_of<'a>(v: &Var, ours: &'a GradStore, theirs: &'a GradStore) -> (&'a Tensor, &'a Tensor) {
+        (ours.get(v.as_tensor()).expect("ours"), theirs.get(v.as_tensor()).expect("reference"))
+    }
 
     #[test]
     fn forward_and_gradients_match_a_hand_computation() -> Result<()> {
@@ -408,12 +264,11 @@ mod tests {
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (29, 53), &dev)?)?;
         let ours = Linear::new(w.as_tensor().clone(), None).forward(x.as_tensor())?;
         let reference = candle_nn::Linear::new(w.as_tensor().clone(), None).forward(x.as_tensor())?;
-        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>() };
         assert!(max_diff(&ours, &reference)? < 1e-5);
         let g_ours = ours.sqr()?.sum_all()?.backward()?;
         let g_ref = reference.sqr()?.sum_all()?.backward()?;
         for v in [&w, &x] {
-            let (a, b) = (g_ours.get(v.as_tensor()).expect("ours"), g_ref.get(v.as_tensor()).expect("reference"));
+            let (a, b) = grads_of(v, &g_ours, &g_ref);
             assert_eq!(a.dims(), b.dims());
             assert!(max_diff(a, b)? < 1e-4, "gradient differs by {}", max_diff(a, b)?);
         }
@@ -444,7 +299,6 @@ mod tests {
         let mix = Tensor::randn(0f32, 1.0, (29, 300), &dev)?;
         let silu: fn(&Tensor) -> Result<Tensor> = |t| t.silu();
         let leaky: fn(&Tensor) -> Result<Tensor> = |t| candle_nn::ops::leaky_relu(t, 0.01);
-        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>() };
         for (act, reference) in [(Act::Silu, silu), (Act::LeakyRelu(0.01), leaky), (Act::Identity, |t: &Tensor| Ok(t.clone()))] {
             let ours = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone())).forward_act(x.as_tensor(), act)?;
             let lin = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
@@ -453,7 +307,7 @@ mod tests {
             let g_ours = (ours * &mix)?.sum_all()?.backward()?;
             let g_theirs = (theirs * &mix)?.sum_all()?.backward()?;
             for v in [&w, &b, &x] {
-                let (a, c) = (g_ours.get(v.as_tensor()).expect("ours"), g_theirs.get(v.as_tensor()).expect("theirs"));
+                let (a, c) = grads_of(v, &g_ours, &g_theirs);
                 assert_eq!(a.dims(), c.dims());
                 assert!(max_diff(a, c)? < 1e-4, "{act:?}: gradient differs by {}", max_diff(a, c)?);
             }
@@ -486,7 +340,6 @@ mod tests {
         let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 40, &dev)?)?;
         let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (9, 23), &dev)?)?;
         let mix = Tensor::randn(0f32, 1.0, (9, 40), &dev)?;
-        let max_diff = |a: &Tensor, b: &Tensor| -> Result<f32> { (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>() };
         for rows in [9, 1] {
             let shift = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 40), &dev)?)?;
             let lin = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
@@ -496,7 +349,7 @@ mod tests {
             let g_ours = (ours * &mix)?.sum_all()?.backward()?;
             let g_theirs = (theirs * &mix)?.sum_all()?.backward()?;
             for v in [&w, &b, &x, &shift] {
-                let (a, c) = (g_ours.get(v.as_tensor()).expect("ours"), g_theirs.get(v.as_tensor()).expect("theirs"));
+                let (a, c) = grads_of(v, &g_ours, &g_theirs);
                 assert_eq!(a.dims(), c.dims());
                 assert!(max_diff(a, c)? < 1e-4, "shift rows {rows}: gradient differs by {}", max_diff(a, c)?);
             }

@@ -1,0 +1,171 @@
+//! Host (CPU, f32, row-major) kernels of the heads' Linear op: gemm products written once into
+//! fresh buffers (no zeroing pass), the weight transpose, the bias rows, and the backward's
+//! `dX`, `dW` and `db`.
+
+use crate::activation::contiguous_f32;
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
+use rayon::prelude::*;
+use std::mem::MaybeUninit;
+
+/// The threads gemm splits a product over: candle's count (`RAYON_NUM_THREADS`, else the cores).
+fn parallelism() -> gemm::Parallelism {
+    match candle_core::utils::get_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// `dst (m, n) = [dst +] lhs (m, k) · rhs (k, n)`, `dst` and `rhs` row-major, `lhs` with column
+/// stride `lhs_cs` and row stride `lhs_rs`; `read_dst` adds onto what `dst` holds, otherwise
+/// every entry of `dst` is written.
+///
+/// # Safety
+/// `dst` points to `m·n` writable f32 (initialised when `read_dst`), not aliasing the inputs;
+/// every `lhs` index `i·lhs_rs + j·lhs_cs` (i < m, j < k) is in bounds; `rhs.len() == k·n`.
+#[allow(clippy::too_many_arguments)] // gemm's own call takes 18
+unsafe fn gemm_strided_lhs(dst: *mut f32, read_dst: bool, lhs: &[f32], lhs_cs: usize, lhs_rs: usize, rhs: &[f32], m: usize, k: usize, n: usize) {
+    debug_assert!(rhs.len() == k * n);
+    // dst = 1·dst + 1·(lhs·rhs) when read_dst, dst = lhs·rhs otherwise (as candle's own CPU
+    // matmul calls gemm); row-major means column stride 1, row stride = width.
+    gemm::gemm(
+        m, n, k,
+        dst, 1, n as isize, read_dst,
+        lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
+        rhs.as_ptr(), 1, n as isize,
+        1f32, 1f32, false, false, false, parallelism(),
+    );
+}
+
+/// [`gemm_strided_lhs`] with a row-major `lhs` (m, k).
+///
+/// # Safety
+/// As [`gemm_strided_lhs`], with `lhs.len() == m·k`.
+pub(super) unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
+    debug_assert!(lhs.len() == m * k);
+    gemm_strided_lhs(dst, read_dst, lhs, 1, k, rhs, m, k, n)
+}
+
+/// A new row-major `(m, n)` matrix `lhs · rhs` (`lhs` (m, k) with strides `(lhs_cs, lhs_rs)`,
+/// `rhs` (k, n) row-major), written once by gemm.
+///
+/// # Safety
+/// Every `lhs` index `i·lhs_rs + j·lhs_cs` (i < m, j < k) is in bounds; `rhs.len() == k·n`.
+unsafe fn new_strided_product(lhs: &[f32], lhs_cs: usize, lhs_rs: usize, rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    if k == 0 {
+        return vec![0f32; m * n];
+    }
+    let mut out = Vec::<f32>::with_capacity(m * n);
+    // The buffer has room for m·n f32 and gemm without read_dst writes each of them (k > 0)
+    // before set_len makes them visible.
+    gemm_strided_lhs(out.as_mut_ptr(), false, lhs, lhs_cs, lhs_rs, rhs, m, k, n);
+    out.set_len(m * n);
+    out
+}
+
+/// A new `(m, n)` matrix `lhs (m, k) · rhs (k, n)`, all row-major, written once by gemm.
+pub(super) fn new_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+    assert!(lhs.len() == m * k && rhs.len() == k * n, "new_product: operand lengths do not match ({m}, {k}) · ({k}, {n})");
+    // SAFETY: row-major lhs of exactly m·k entries: index i·k + j < m·k.
+    unsafe { new_strided_product(lhs, 1, k, rhs, m, k, n) }
+}
+
+/// An initialised f32 slice viewed as `MaybeUninit<f32>` (same layout; always valid).
+fn as_uninit(v: &[f32]) -> &[MaybeUninit<f32>] {
+    // SAFETY: MaybeUninit<f32> has f32's size and alignment, and initialised values are valid
+    // MaybeUninit values.
+    unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
+}
+
+/// `w (rows, cols)` row-major → its transpose `(cols, rows)` row-major, with the cache-blocked
+/// `transpose` crate writing straight into a fresh buffer.
+pub(super) fn transposed(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = Vec::<f32>::with_capacity(rows * cols);
+    // The crate writes all rows·cols outputs (it checks both lengths and panics otherwise).
+    transpose::transpose(as_uninit(w), &mut out.spare_capacity_mut()[..rows * cols], cols, rows);
+    // SAFETY: every entry was written above.
+    unsafe { out.set_len(rows * cols) };
+    out
+}
+
+/// `rows` copies of `row`, one after the other (rows in parallel).
+pub(super) fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
+    let n = row.len();
+    let mut out = Vec::<f32>::with_capacity(rows * n);
+    if n > 0 {
+        let init = as_uninit(row);
+        out.spare_capacity_mut()[..rows * n].par_chunks_mut(n).for_each(|r| r.copy_from_slice(init));
+    }
+    // SAFETY: every one of the rows·n entries was written above.
+    unsafe { out.set_len(rows * n) };
+    out
+}
+
+/// The backward products of `Z = X · Wᵀ`, from `dZ` `(b, out)` and a second contiguous operand.
+pub(super) enum LinearGrad {
+    /// `dX = dZ · W`, with `W` `(out, in)` → `(b, in)`.
+    Input,
+    /// `dW = dZᵀ · X`, with `X` `(b, in)` → `(out, in)`, W's own layout.
+    Weight,
+}
+
+impl CustomOp2 for LinearGrad {
+    fn name(&self) -> &'static str {
+        match self {
+            LinearGrad::Input => "linear-grad-input",
+            LinearGrad::Weight => "linear-grad-weight",
+        }
+    }
+
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (b, d_out) = l1.shape().dims2()?;
+        let (rows, d_in) = l2.shape().dims2()?;
+        let dz = contiguous_f32(s1, l1, name)?;
+        let other = contiguous_f32(s2, l2, name)?;
+        let (out, shape) = match self {
+            LinearGrad::Input => {
+                if rows != d_out {
+                    candle_core::bail!("{name}: gradient has {d_out} columns, the weight {rows} rows");
+                }
+                (new_product(dz, other, b, d_out, d_in), (b, d_in))
+            }
+            LinearGrad::Weight => {
+                if rows != b {
+                    candle_core::bail!("{name}: gradient has {b} rows, the input {rows}");
+                }
+                // SAFETY: lhs = dZᵀ (out, b) read from the row-major dZ (b, out): element (i, j)
+                // at j·out + i < b·out, so column stride out and row stride 1; X is (b, in).
+                (unsafe { new_strided_product(dz, d_out, 1, other, d_out, b, d_in) }, (d_out, d_in))
+            }
+        };
+        Ok((CpuStorage::F32(out), Shape::from(shape)))
+    }
+}
+
+/// Column sums of a contiguous `(rows, cols)` f32 matrix → `(cols,)`: the bias gradient. Each
+/// rayon task owns a block of columns and adds the rows in order, so the result does not depend
+/// on the thread count (candle's `sum(0)` walks the matrix column by column with a stride).
+pub(super) struct ColumnSums;
+
+/// Columns per task of [`ColumnSums`] (one AVX-512 register holds 16).
+const COLUMN_BLOCK: usize = 256;
+
+impl CustomOp1 for ColumnSums {
+    fn name(&self) -> &'static str {
+        "column-sums"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (rows, cols) = l.shape().dims2()?;
+        let m = contiguous_f32(s, l, "column-sums")?;
+        let mut out = vec![0f32; cols];
+        out.par_chunks_mut(COLUMN_BLOCK).enumerate().for_each(|(blk, acc)| {
+            let c0 = blk * COLUMN_BLOCK;
+            for r in 0..rows {
+                let row = &m[r * cols + c0..r * cols + c0 + acc.len()];
+                acc.iter_mut().zip(row).for_each(|(a, v)| *a += v);
+            }
+        });
+        Ok((CpuStorage::F32(out), Shape::from(cols)))
+    }
+}

@@ -6,11 +6,14 @@
 //! - The feature cache (DESIGN.md §3): [`cache`] writes and reads the Parquet parts holding the
 //!   per-sample embeddings `x_v` (N, D_v) and `x_s` (N, D_s).
 //!
+//! - [`fast_math`]: the vectorisable `exp` of the CPU kernels of both stages.
+//!
 //! Readers never decode images; they only resolve paths, so a dataset with missing images still
 //! loads ([`Dataset::missing_files`], [`Dataset::check_images_exist`]).
 
 pub mod alloc;
 pub mod cache;
+pub mod fast_math;
 mod dataset;
 mod fsutil;
 mod inspect;

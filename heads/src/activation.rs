@@ -5,9 +5,10 @@
 //! LeakyReLU is `max(x,0) + min(x,0)·slope` forward and two masked products backward), each one
 //! a fresh allocation and a pass over a `(batch, hidden)` tensor. Here the forward is one pass
 //! and the backward is one pass `dz = dy · f'(z)`, parallel on the rayon pool that also runs the
-//! matmuls. SiLU's `e^{-z}` is [`exp_f32`], a polynomial that the compiler vectorises (16 lanes
-//! with AVX-512, chosen at run time), within 1.2e-7 relative error of the exact value; libm's
-//! scalar `expf` was 5 % of a sampling run. ReLU and LeakyReLU equal candle's outputs bit for bit.
+//! matmuls. SiLU's `e^{-z}` is [`marnet_data::fast_math::exp_f32`], a polynomial that the
+//! compiler vectorises (16 lanes with AVX-512, chosen at run time), within 1.2e-7 relative
+//! error of the exact value; libm's scalar `expf` was 5 % of a sampling run. ReLU and
+//! LeakyReLU equal candle's outputs bit for bit.
 //!
 //! [`Act`] is used by [`crate::linear::Linear::forward_act`] (fused into the Linear op) and by
 //! [`apply`] for an activation on its own (the denoiser's first layer, which sums three terms).
@@ -15,6 +16,7 @@
 
 use crate::config::Activation;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
+use marnet_data::fast_math::exp_f32;
 use rayon::prelude::*;
 
 /// Slope of `g` = LeakyReLU in EMA (DESIGN §2: LeakyReLU(0.01)).
@@ -117,30 +119,11 @@ impl Act {
     }
 }
 
-/// `e^x` in f32 (Cephes' `expf` scheme): `x = n·ln2 + r` with `|r| ≤ ln2/2` (ln2 split in two
-/// constants), `e^r` by a degree-7 polynomial, times `2^n` built in the exponent bits. Inputs
-/// are clamped to [-87.3, 88] (results from 1.2e-38 to 1.65e38, never infinite); NaN stays NaN.
-/// Max relative error 1.2e-7 against f64 `exp` over that range (test). Branch-free, so loops over
-/// slices vectorise.
-#[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
-    let x = x.clamp(-87.336_54, 88.0);
-    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
-    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
-    let p = 1.987_569_1e-4_f32;
-    let p = p * r + 1.398_199_9e-3;
-    let p = p * r + 8.333_452e-3;
-    let p = p * r + 4.166_579_6e-2;
-    let p = p * r + 1.666_666_5e-1;
-    let p = p * r + 5e-1;
-    let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
-}
-
 /// The elementwise loops, compiled twice: for AVX-512 (used when the CPU has it, detected once)
 /// and for the build's baseline target.
 mod simd {
     use super::Act;
+    use marnet_data::fast_math::has_avx512;
 
     #[inline(always)]
     fn forward_generic(act: Act, v: &mut [f32]) {
@@ -179,17 +162,6 @@ mod simd {
     #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
     unsafe fn backward_avx512(act: Act, o: &mut [f32], g: &[f32], z: &[f32]) {
         backward_generic(act, o, g, z)
-    }
-
-    fn has_avx512() -> bool {
-        #[cfg(target_arch = "x86_64")]
-        {
-            std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512dq") && std::is_x86_feature_detected!("fma")
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
     }
 
     pub(super) fn forward(act: Act, v: &mut [f32]) {
@@ -274,22 +246,6 @@ impl CustomOp2 for ActGrad {
 mod tests {
     use super::*;
     use candle_core::{Device, Var};
-
-    /// `exp_f32` against f64 `exp` on a dense grid of the clamped range (independent reference),
-    /// including the ends; NaN propagates.
-    #[test]
-    fn exp_is_within_its_documented_error() {
-        let mut worst = 0f64;
-        for i in 0..=400_000 {
-            let x = -87.3f32 + i as f32 * (175.3 / 400_000.0);
-            let exact = (x as f64).exp();
-            worst = worst.max(((exp_f32(x) as f64 - exact) / exact).abs());
-        }
-        assert!(worst < 1.3e-7, "max relative error {worst}");
-        assert_eq!(exp_f32(0.0), 1.0);
-        assert!(exp_f32(1000.0).is_finite() && exp_f32(-1000.0) >= 0.0);
-        assert!(exp_f32(f32::NAN).is_nan());
-    }
 
     /// Values and derivatives at hand-picked points:
     /// SiLU(0) = 0, SiLU'(0) = σ(0)·(1 + 0) = 0.5; SiLU(2) = 2/(1+e^-2) = 1.7615942,

@@ -48,7 +48,7 @@ mod tests {
         assert!(inside);
         assert_eq!(threads, candle_core::utils::get_num_threads());
         // Nested calls stay on the same pool.
-        let nested = on_math_pool(|| on_math_pool(|| rayon::current_num_threads()));
+        let nested = on_math_pool(|| on_math_pool(rayon::current_num_threads));
         assert_eq!(nested, threads);
     }
 }

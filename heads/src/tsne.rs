@@ -53,7 +53,7 @@ pub fn effective_perplexity(n: usize, requested: f32) -> f32 {
 /// non-finite input value, a perplexity below 1 after capping, `epochs == 0`, or a non-finite
 /// result.
 pub fn tsne_2d(data: &[f32], dim: usize, opts: &TsneOptions) -> Result<Vec<[f32; 2]>> {
-    if dim == 0 || data.len() % dim != 0 {
+    if dim == 0 || !data.len().is_multiple_of(dim) {
         bail!("t-SNE input of {} values is not a whole number of rows of width {dim}", data.len());
     }
     let n = data.len() / dim;
@@ -67,10 +67,10 @@ pub fn tsne_2d(data: &[f32], dim: usize, opts: &TsneOptions) -> Result<Vec<[f32;
         bail!("t-SNE needs at least one epoch");
     }
     let perplexity = effective_perplexity(n, opts.perplexity);
-    if !(perplexity >= 1.0) {
+    if perplexity.is_nan() || perplexity < 1.0 {
         bail!("t-SNE perplexity {} (capped to {perplexity} for {n} points) must be at least 1", opts.perplexity);
     }
-    if !(opts.early_exaggeration >= 1.0) {
+    if opts.early_exaggeration.is_nan() || opts.early_exaggeration < 1.0 {
         bail!("t-SNE early exaggeration {} must be at least 1", opts.early_exaggeration);
     }
 

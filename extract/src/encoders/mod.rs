@@ -5,6 +5,8 @@
 pub mod bert;
 pub mod clip;
 pub mod column_major;
+pub mod host_clip;
+pub mod host_ops;
 pub mod pooling;
 pub mod text;
 pub mod vit;

@@ -248,6 +248,6 @@ mod tests {
     #[test]
     fn one_seed_shows_no_std() {
         assert_eq!(mean_std(28.571, 0.0, 1), "28.57");
-        assert_eq!(mean_std(73.5, 0.7071, 2), "73.50 ± 0.71");
+        assert_eq!(mean_std(73.5, 0.714, 2), "73.50 ± 0.71");
     }
 }

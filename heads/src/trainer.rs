@@ -60,6 +60,10 @@ pub struct EpochRecord {
     pub val_score: f64,
     /// Wall-clock seconds of the epoch including its evaluation (not part of metrics.json).
     pub seconds: f64,
+    /// Of [`EpochRecord::seconds`], the evaluation after the training steps (the benchmarks
+    /// report `seconds − eval_seconds` as training time).
+    #[serde(default)]
+    pub eval_seconds: f64,
 }
 
 /// Learning rate at 0-based `step` of `total`: linear warmup over `ceil(warmup·total)` steps to
@@ -148,7 +152,9 @@ pub fn run_phase(
         if !train_loss.is_finite() {
             bail!("{} phase {}: training loss became {train_loss} at epoch {epoch}; lower `lr`", phase.label, phase.phase);
         }
+        let t_eval = std::time::Instant::now();
         let ev = eval()?;
+        let eval_seconds = t_eval.elapsed().as_secs_f64();
         history.push(EpochRecord {
             phase: phase.phase,
             epoch,
@@ -156,6 +162,7 @@ pub fn run_phase(
             val_top1: ev.val_top1,
             val_score: ev.score,
             seconds: t0.elapsed().as_secs_f64(),
+            eval_seconds,
         });
         if phase.progress {
             eprintln!(

@@ -23,9 +23,12 @@ const ROWS_PER_TASK: usize = 16;
 /// Elements per rayon task of QuickGELU (64 KiB of f32).
 const CHUNK: usize = 16 * 1024;
 
-/// The threads a large gemm splits over: candle's count (`RAYON_NUM_THREADS`, else the cores).
+/// The threads gemm splits a product over: those of the rayon pool the caller runs on (the
+/// heads' math pool, a sweep trial's pool, else the global pool). A thread-local lookup:
+/// candle's `get_num_threads` reads the environment and, without `RAYON_NUM_THREADS`, counts
+/// the physical cores from /proc on every call (1.5 % of a `fusion` epoch's CPU time).
 fn parallelism() -> gemm::Parallelism {
-    match candle_core::utils::get_num_threads() {
+    match rayon::current_num_threads() {
         0 | 1 => gemm::Parallelism::None,
         n => gemm::Parallelism::Rayon(n),
     }

@@ -63,6 +63,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
                 val_top1: h.val_top1.iter().find(|(m, _)| m == mode.as_str()).map_or(0.0, |(_, x)| *x),
                 val_score: h.score,
                 seconds: 0.0,
+                eval_seconds: 0.0,
             })
             .collect();
         let varmap = if *mode == weights_mode { &s.heads.varmap } else { &empty };

@@ -7,9 +7,12 @@ use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
 
-/// The threads gemm splits a product over: candle's count (`RAYON_NUM_THREADS`, else the cores).
+/// The threads gemm splits a product over: those of the rayon pool the caller runs on (the
+/// heads' math pool, a sweep trial's pool, else the global pool). A thread-local lookup:
+/// candle's `get_num_threads` reads the environment and, without `RAYON_NUM_THREADS`, counts
+/// the physical cores from /proc on every call (1.5 % of a `fusion` epoch's CPU time).
 fn parallelism() -> gemm::Parallelism {
-    match candle_core::utils::get_num_threads() {
+    match rayon::current_num_threads() {
         0 | 1 => gemm::Parallelism::None,
         n => gemm::Parallelism::Rayon(n),
     }
@@ -76,13 +79,36 @@ fn as_uninit(v: &[f32]) -> &[MaybeUninit<f32>] {
     unsafe { std::slice::from_raw_parts(v.as_ptr().cast(), v.len()) }
 }
 
-/// `w (rows, cols)` row-major → its transpose `(cols, rows)` row-major, with the cache-blocked
-/// `transpose` crate writing straight into a fresh buffer.
+/// Matrices with at least this many entries are transposed in parallel by [`transposed`].
+const PARALLEL_TRANSPOSE_MIN: usize = 1 << 16;
+/// Columns of `w` per parallel transpose task (64 f32 = one 256-byte stretch of each row).
+const TRANSPOSE_BLOCK: usize = 64;
+
+/// `w (rows, cols)` row-major → its transpose `(cols, rows)` row-major, written straight into a
+/// fresh buffer by the cache-blocked `transpose` crate. Large matrices go in parallel blocks of
+/// [`TRANSPOSE_BLOCK`] columns: each task gathers its columns of `w` into a contiguous
+/// `(rows, 64)` scratch block and transposes that into its `64` output rows. On a 1024×1024
+/// weight (whose 4 KiB row stride aliases in the cache) this took 0.32 ms on 2 cores against
+/// 0.80 ms for one crate call; the forward pass transposes every weight once per step.
 pub(super) fn transposed(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    assert_eq!(w.len(), rows * cols, "transposed: {} values for ({rows}, {cols})", w.len());
     let mut out = Vec::<f32>::with_capacity(rows * cols);
-    // The crate writes all rows·cols outputs (it checks both lengths and panics otherwise).
-    transpose::transpose(as_uninit(w), &mut out.spare_capacity_mut()[..rows * cols], cols, rows);
-    // SAFETY: every entry was written above.
+    let dst = &mut out.spare_capacity_mut()[..rows * cols];
+    if rows * cols < PARALLEL_TRANSPOSE_MIN || rows == 0 {
+        // The crate writes all rows·cols outputs (it checks both lengths and panics otherwise).
+        transpose::transpose(as_uninit(w), dst, cols, rows);
+    } else {
+        dst.par_chunks_mut(TRANSPOSE_BLOCK * rows).enumerate().for_each_init(Vec::new, |scratch: &mut Vec<f32>, (blk, block)| {
+            let (c0, nc) = (blk * TRANSPOSE_BLOCK, block.len() / rows);
+            scratch.clear();
+            for r in 0..rows {
+                scratch.extend_from_slice(&w[r * cols + c0..r * cols + c0 + nc]);
+            }
+            // (rows, nc) → (nc, rows): output rows c0..c0+nc, all of this block.
+            transpose::transpose(as_uninit(scratch), block, nc, rows);
+        });
+    }
+    // SAFETY: every entry was written above (each block's transpose writes all of the block).
     unsafe { out.set_len(rows * cols) };
     out
 }
@@ -167,5 +193,26 @@ impl CustomOp1 for ColumnSums {
             }
         });
         Ok((CpuStorage::F32(out), Shape::from(cols)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transposed;
+
+    /// Entry (r, c) of `w` must land at (c, r): checked against the index formula on a small
+    /// matrix (one crate call) and a large one (parallel blocks of 64 columns, a 13-column tail).
+    #[test]
+    fn transposed_moves_every_entry() {
+        for (rows, cols) in [(3, 5), (300, 333)] {
+            let w: Vec<f32> = (0..rows * cols).map(|i| i as f32).collect();
+            let t = transposed(&w, rows, cols);
+            assert_eq!(t.len(), rows * cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], (r * cols + c) as f32, "({r}, {c}) of {rows}x{cols}");
+                }
+            }
+        }
     }
 }

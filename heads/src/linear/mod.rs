@@ -8,7 +8,7 @@
 //! gradient as `(in, out)`, which autograd then adds into `W`'s layout with a strided copy
 //! (2.9 ms for 1024 × 1024). On the CPU this layer instead runs one custom op:
 //! - forward: `Wᵀ` transposed into a contiguous buffer by the cache-blocked `transpose` crate
-//!   (about 0.3 ms for 1024 × 1024), then `x · Wᵀ` with both operands row-major, by the same
+//!   in parallel column blocks (0.32 ms for 1024 × 1024 on 2 cores), then `x · Wᵀ` with both operands row-major, by the same
 //!   `gemm` call candle makes (no copies of `x` or `y`);
 //! - the bias is added by gemm itself (the output starts as the bias rows and gemm accumulates
 //!   onto it), and [`Linear::forward_act`] applies the activation in the same op

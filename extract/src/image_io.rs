@@ -3,10 +3,23 @@
 //! LA, palette with a transparency table, which the PNG decoder expands to RGBA) are composited
 //! onto white exactly as PIL's `Image.alpha_composite(white, img)` does, which is what
 //! transformers' `convert_to_rgb` runs; greyscale and CMYK become RGB.
+//!
+//! JPEGs go through zune-jpeg (the `image` crate's own JPEG decoder) in strict mode first: the
+//! `image` crate runs it leniently, which fills a file cut off inside the compressed scan with
+//! grey and reports success, so truncated photos entered the cache. A strict decode that fails
+//! for lack of data is reported as a truncated image; one that fails for another reason (a
+//! quirk that lenient decoders accept) falls back to the `image` crate as before. For complete
+//! files both paths are the same decoder with the same output colour space, so pixels are equal
+//! (test).
 
-use anyhow::{Context, Result};
-use image::{DynamicImage, ImageReader, Limits, RgbImage};
+use anyhow::{bail, Context, Result};
+use image::{DynamicImage, ImageBuffer, ImageFormat, ImageReader, Limits, RgbImage};
+use std::io::Cursor;
 use std::path::Path;
+use zune_core::bytestream::ZCursor;
+use zune_core::colorspace::ColorSpace;
+use zune_core::options::DecoderOptions;
+use zune_jpeg::errors::DecodeErrors;
 
 /// Largest accepted width or height, in pixels.
 pub const MAX_SIDE: u32 = 16_384;
@@ -15,13 +28,27 @@ pub const MAX_ALLOC: u64 = 1 << 30;
 
 /// Decodes the file at `path` to 8-bit RGB (alpha composited on white).
 ///
-/// Errors name the file: unreadable, unknown format, corrupt data, or larger than
-/// [`MAX_SIDE`] / [`MAX_ALLOC`].
+/// Errors name the file: unreadable, unknown format, corrupt or truncated data (a JPEG cut off
+/// anywhere, see the module docs), or larger than [`MAX_SIDE`] / [`MAX_ALLOC`].
 pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
-    let mut reader = ImageReader::open(path)
-        .with_context(|| format!("cannot open image {}", path.display()))?
+    let bytes = std::fs::read(path).with_context(|| format!("cannot open image {}", path.display()))?;
+    if bytes.is_empty() {
+        bail!("cannot decode image {}: empty file (0 bytes)", path.display());
+    }
+    let mut reader = ImageReader::new(Cursor::new(&bytes))
         .with_guessed_format()
         .with_context(|| format!("cannot read image {}", path.display()))?;
+    if reader.format().is_none() {
+        // Unknown magic bytes: try the extension, as `ImageReader::open` does.
+        if let Ok(format) = ImageFormat::from_path(path) {
+            reader.set_format(format);
+        }
+    }
+    if reader.format() == Some(ImageFormat::Jpeg) {
+        if let Some(img) = decode_jpeg_strict(&bytes).with_context(|| format!("cannot decode image {}", path.display()))? {
+            return Ok(to_rgb(img));
+        }
+    }
     let mut limits = Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
@@ -29,6 +56,60 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
     reader.limits(limits);
     let img = reader.decode().with_context(|| format!("cannot decode image {}", path.display()))?;
     Ok(to_rgb(img))
+}
+
+/// A JPEG decoded by zune-jpeg in strict mode with the output colour space the `image` crate
+/// asks for (RGB, RGBA, Luma, LumaA kept; CMYK, YCCK and others converted to RGB).
+///
+/// `Ok(None)`: the strict decoder refused the file for a reason other than missing data; the
+/// caller decodes it leniently. Errors: truncated data, or larger than [`MAX_SIDE`] /
+/// [`MAX_ALLOC`].
+fn decode_jpeg_strict(bytes: &[u8]) -> Result<Option<DynamicImage>> {
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(MAX_SIDE as usize)
+        .set_max_height(MAX_SIDE as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    if let Err(e) = decoder.decode_headers() {
+        return refused(e);
+    }
+    let (Some((w, h)), Some(input)) = (decoder.dimensions(), decoder.input_colorspace()) else {
+        return Ok(None);
+    };
+    let out = match input {
+        ColorSpace::RGB | ColorSpace::RGBA | ColorSpace::Luma | ColorSpace::LumaA => input,
+        _ => ColorSpace::RGB,
+    };
+    if (w * h * out.num_components()) as u64 > MAX_ALLOC {
+        bail!("{w}x{h} JPEG needs more than {MAX_ALLOC} bytes decoded");
+    }
+    decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
+    let pixels = match decoder.decode() {
+        Ok(p) => p,
+        Err(e) => return refused(e),
+    };
+    let (w, h) = (w as u32, h as u32);
+    let img = match out {
+        ColorSpace::RGBA => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageRgba8),
+        ColorSpace::Luma => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageLuma8),
+        ColorSpace::LumaA => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageLumaA8),
+        _ => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
+    };
+    Ok(img)
+}
+
+/// A strict-mode failure: missing data (the file ends inside the headers or the compressed
+/// scan) is an error; anything else is left to the lenient decoder (`Ok(None)`).
+fn refused(e: DecodeErrors) -> Result<Option<DynamicImage>> {
+    let truncated = match &e {
+        DecodeErrors::ExhaustedData | DecodeErrors::IoErrors(_) => true,
+        DecodeErrors::FormatStatic(msg) => msg.contains("Premature end"),
+        _ => false,
+    };
+    if truncated {
+        bail!("truncated JPEG: the file ends before the image data does ({e})");
+    }
+    Ok(None)
 }
 
 /// Converts any decoded image to RGB8: alpha is composited on white, other layouts are
@@ -86,6 +167,46 @@ mod tests {
         let img = DynamicImage::ImageLuma8(image::GrayImage::from_pixel(2, 1, image::Luma([77])));
         let rgb = to_rgb(img);
         assert_eq!(rgb.get_pixel(1, 0).0, [77, 77, 77]);
+    }
+
+    fn fixture(name: &str) -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    }
+
+    /// Complete JPEGs (YCbCr photos and CMYK) decode to exactly what the `image` crate's own
+    /// decoder gives (the independent reference: its lenient path).
+    #[test]
+    fn strict_jpeg_path_equals_the_image_crate() {
+        for name in ["tiny/images/photo_96x80.jpg", "tiny/images/cmyk_32x32.jpg", "dataset/images/a1.jpg", "dataset/images/b3_cmyk.jpg"] {
+            let p = fixture(name);
+            let reference = to_rgb(image::open(&p).unwrap());
+            let ours = decode_rgb(&p).unwrap();
+            assert_eq!(ours.dimensions(), reference.dimensions(), "{name}");
+            assert!(ours == reference, "{name}: pixels differ");
+        }
+    }
+
+    /// c3.jpg cut at byte 900 of 1,153 (its scan starts at byte 609), and cut at byte 300
+    /// (inside the headers): both are errors naming the file and saying truncated.
+    #[test]
+    fn truncated_jpeg_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = std::fs::read(fixture("dataset/images/c3.jpg")).unwrap();
+        for cut in [900, 300] {
+            let p = dir.path().join(format!("cut{cut}.jpg"));
+            std::fs::write(&p, &full[..cut]).unwrap();
+            let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+            assert!(err.contains(&format!("cut{cut}.jpg")) && err.contains("truncated JPEG"), "{err}");
+        }
+    }
+
+    #[test]
+    fn empty_file_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("nothing.jpg");
+        std::fs::write(&p, b"").unwrap();
+        let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+        assert!(err.contains("nothing.jpg") && err.contains("empty file"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Shared helpers of the `extract_*` end-to-end tests: the fixture dataset
 //! (`fixtures/dataset/`, 13 small images in 3 classes; `with_bad.csv` adds a corrupt JPEG, an
-//! empty file and a missing file), the tiny CLIP and BERT checkpoints of `fixtures/tiny/`, and
+//! empty file, a missing file and a truncated JPEG), the tiny CLIP and BERT checkpoints of `fixtures/tiny/`, and
 //! an in-process `marnet-extract run`.
 #![allow(dead_code)]
 

@@ -45,7 +45,48 @@ unsafe fn gemm_strided_lhs(dst: *mut f32, read_dst: bool, lhs: &[f32], lhs_cs: u
 /// As [`gemm_strided_lhs`], with `lhs.len() == m·k`.
 pub(super) unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
     debug_assert!(lhs.len() == m * k);
-    gemm_strided_lhs(dst, read_dst, lhs, 1, k, rhs, m, k, n)
+    let threads = rayon::current_num_threads();
+    if threads < 2 || n > ROW_SPLIT_MAX_N || m < 2 * ROW_BLOCK {
+        return gemm_strided_lhs(dst, read_dst, lhs, 1, k, rhs, m, k, n);
+    }
+    // Narrow outputs (a classifier's K columns): gemm's own split leaves a thread idle, so each
+    // thread takes a block of whole rows (a multiple of ROW_BLOCK) with a one-thread gemm. Each
+    // output row is computed by the same kernel sequence either way (test: bit-identical).
+    let per = m.div_ceil(threads).div_ceil(ROW_BLOCK) * ROW_BLOCK;
+    let out = SharedOut(dst);
+    (0..m.div_ceil(per)).into_par_iter().for_each(|blk| {
+        let (r0, rows) = (blk * per, per.min(m - blk * per));
+        // SAFETY: rows r0..r0+rows of dst (this block's alone) and of lhs are in bounds
+        // (r0 + rows ≤ m); the caller's contract covers the rest.
+        unsafe {
+            gemm::gemm(
+                rows, n, k,
+                out.get().add(r0 * n), 1, n as isize, read_dst,
+                lhs.as_ptr().add(r0 * k), 1, k as isize,
+                rhs.as_ptr(), 1, n as isize,
+                1f32, 1f32, false, false, false, gemm::Parallelism::None,
+            );
+        }
+    });
+}
+
+/// Widest output that [`gemm_row_major`] splits by rows over the threads.
+const ROW_SPLIT_MAX_N: usize = 256;
+/// Rows per block of that split are a multiple of this (4 AVX-512 registers of f32: gemm's
+/// row tile on this CPU, so no block ends in a partial tile).
+const ROW_BLOCK: usize = 64;
+
+/// A raw output pointer shared by tasks that write disjoint rows of one buffer.
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+// SAFETY: each task writes only its own rows (see `gemm_row_major`).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+impl SharedOut {
+    /// The pointer (a method, so closures capture the whole Send + Sync wrapper).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
 }
 
 /// A new row-major `(m, n)` matrix `lhs · rhs` (`lhs` (m, k) with strides `(lhs_cs, lhs_rs)`,
@@ -198,7 +239,31 @@ impl CustomOp1 for ColumnSums {
 
 #[cfg(test)]
 mod tests {
-    use super::transposed;
+    use super::{gemm_row_major, transposed};
+
+    /// The row split of narrow products gives exactly gemm's own result (one call, gemm's own
+    /// threading), with and without a starting value in `dst`, on a 2-thread pool, for the
+    /// baseline's shape (256 × 768 · 768 × 172) and one with a partial last block (200 rows).
+    #[test]
+    fn row_split_is_bit_identical_to_one_gemm_call() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().expect("pool");
+        for (m, k, n) in [(256, 768, 172), (200, 96, 40)] {
+            let lhs: Vec<f32> = (0..m * k).map(|i| ((i * 7919 % 1009) as f32 - 504.0) / 97.0).collect();
+            let rhs: Vec<f32> = (0..k * n).map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 89.0).collect();
+            let start: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 * 0.25).collect();
+            for read_dst in [false, true] {
+                let mut want = start.clone();
+                // SAFETY: want is m·n, lhs m·k, rhs k·n, all row-major.
+                unsafe {
+                    gemm::gemm(m, n, k, want.as_mut_ptr(), 1, n as isize, read_dst, lhs.as_ptr(), 1, k as isize, rhs.as_ptr(), 1, n as isize, 1f32, 1f32, false, false, false, gemm::Parallelism::Rayon(2));
+                }
+                let mut got = start.clone();
+                // SAFETY: as above.
+                pool.install(|| unsafe { gemm_row_major(got.as_mut_ptr(), read_dst, &lhs, &rhs, m, k, n) });
+                assert!(want == got, "({m}, {k}, {n}) read_dst {read_dst}: results differ");
+            }
+        }
+    }
 
     /// Entry (r, c) of `w` must land at (c, r): checked against the index formula on a small
     /// matrix (one crate call) and a large one (parallel blocks of 64 columns, a 13-column tail).

@@ -54,7 +54,11 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(MAX_ALLOC);
     reader.limits(limits);
-    let img = reader.decode().with_context(|| format!("cannot decode image {}", path.display()))?;
+    // The image crate's error text already ends with its cause, so the cause is not chained
+    // again (anyhow would print it twice).
+    let img = reader
+        .decode()
+        .map_err(|e| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim()))?;
     Ok(to_rgb(img))
 }
 
@@ -107,7 +111,7 @@ fn refused(e: DecodeErrors) -> Result<Option<DynamicImage>> {
         _ => false,
     };
     if truncated {
-        bail!("truncated JPEG: the file ends before the image data does ({e})");
+        bail!("truncated JPEG: the file ends before the image data does ({})", e.to_string().trim());
     }
     Ok(None)
 }
@@ -216,5 +220,18 @@ mod tests {
         std::fs::write(&p, b"not an image").unwrap();
         let err = format!("{:#}", decode_rgb(&p).unwrap_err());
         assert!(err.contains("bad.png"), "{err}");
+    }
+
+    /// A text file named .jpeg: one line, and the decoder's cause appears once (the `image`
+    /// crate's message already includes it; chaining it again printed it twice).
+    #[test]
+    fn decode_error_states_its_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("text.jpeg");
+        std::fs::write(&p, b"not a photo at all").unwrap();
+        let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+        assert!(err.contains("text.jpeg") && !err.contains('\n'), "{err}");
+        let cause = err.rsplit(": ").next().unwrap_or_default();
+        assert_eq!(err.matches(cause).count(), 1, "{err}");
     }
 }

@@ -2,7 +2,8 @@
 //! encoder's softmax and QuickGELU): libm's scalar `expf` was 4-5 % of an extraction or sampling
 //! profile; [`exp_f32`] is branch-free, so loops over slices compile to 16-lane AVX-512 code
 //! inside functions built with `#[target_feature(enable = "avx512f,avx512dq,avx2,fma")]`,
-//! which callers pick at run time with [`has_avx512`].
+//! which callers pick at run time with [`has_avx512`]. Also the two pieces every host gemm
+//! kernel needs: [`gemm_parallelism`] and [`SharedOut`] for tasks writing disjoint blocks.
 
 /// `e^x` in f32 (Cephes' `expf` scheme): `x = n·ln2 + r` with `|r| ≤ ln2/2` (ln2 split in two
 /// constants), `e^r` by a degree-7 polynomial, times `2^n` built in the exponent bits. Inputs
@@ -36,6 +37,31 @@ pub fn has_avx512() -> bool {
     #[cfg(not(target_arch = "x86_64"))]
     {
         false
+    }
+}
+
+/// The threads gemm splits a product over: those of the rayon pool the caller runs on (the
+/// heads' math pool, a sweep trial's pool, else the global pool). A thread-local lookup:
+/// candle's `get_num_threads` reads the environment and, without `RAYON_NUM_THREADS`, counts
+/// the physical cores from /proc on every call (1.5 % of a `fusion` epoch's CPU time).
+pub fn gemm_parallelism() -> gemm::Parallelism {
+    match rayon::current_num_threads() {
+        0 | 1 => gemm::Parallelism::None,
+        n => gemm::Parallelism::Rayon(n),
+    }
+}
+
+/// A raw f32 output pointer shared by parallel tasks that each write their own disjoint region
+/// of one buffer (a head's columns, a block of rows); whoever creates it upholds that.
+#[derive(Clone, Copy)]
+pub struct SharedOut(pub *mut f32);
+// SAFETY: the pointer is only written through by tasks owning disjoint regions (see above).
+unsafe impl Send for SharedOut {}
+unsafe impl Sync for SharedOut {}
+impl SharedOut {
+    /// The pointer (a method, so closures capture the whole Send + Sync wrapper, not the field).
+    pub fn get(self) -> *mut f32 {
+        self.0
     }
 }
 

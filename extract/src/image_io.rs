@@ -173,6 +173,14 @@ mod tests {
         assert_eq!(rgb.get_pixel(1, 0).0, [77, 77, 77]);
     }
 
+    /// The full error text of decoding a file `name` holding `bytes` (which must fail).
+    fn decode_error(name: &str, bytes: &[u8]) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        format!("{:#}", decode_rgb(&p).unwrap_err())
+    }
+
     fn fixture(name: &str) -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
     }
@@ -194,31 +202,22 @@ mod tests {
     /// (inside the headers): both are errors naming the file and saying truncated.
     #[test]
     fn truncated_jpeg_is_an_error() {
-        let dir = tempfile::tempdir().unwrap();
         let full = std::fs::read(fixture("dataset/images/c3.jpg")).unwrap();
         for cut in [900, 300] {
-            let p = dir.path().join(format!("cut{cut}.jpg"));
-            std::fs::write(&p, &full[..cut]).unwrap();
-            let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+            let err = decode_error(&format!("cut{cut}.jpg"), &full[..cut]);
             assert!(err.contains(&format!("cut{cut}.jpg")) && err.contains("truncated JPEG"), "{err}");
         }
     }
 
     #[test]
     fn empty_file_says_so() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("nothing.jpg");
-        std::fs::write(&p, b"").unwrap();
-        let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+        let err = decode_error("nothing.jpg", b"");
         assert!(err.contains("nothing.jpg") && err.contains("empty file"), "{err}");
     }
 
     #[test]
     fn unreadable_file_error_names_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("bad.png");
-        std::fs::write(&p, b"not an image").unwrap();
-        let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+        let err = decode_error("bad.png", b"not an image");
         assert!(err.contains("bad.png"), "{err}");
     }
 
@@ -226,10 +225,7 @@ mod tests {
     /// crate's message already includes it; chaining it again printed it twice).
     #[test]
     fn decode_error_states_its_cause_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("text.jpeg");
-        std::fs::write(&p, b"not a photo at all").unwrap();
-        let err = format!("{:#}", decode_rgb(&p).unwrap_err());
+        let err = decode_error("text.jpeg", b"not a photo at all");
         assert!(err.contains("text.jpeg") && !err.contains('\n'), "{err}");
         let cause = err.rsplit(": ").next().unwrap_or_default();
         assert_eq!(err.matches(cause).count(), 1, "{err}");

@@ -15,24 +15,13 @@
 //! starting value, the attention scale multiplies `Q·Kᵀ` rather than `Q`, `exp` is
 //! [`exp_f32`]); the tiny-CLIP parity tests against transformers hold at 1e-4 as before.
 
-use marnet_data::fast_math::{exp_f32, has_avx512};
+use marnet_data::fast_math::{exp_f32, gemm_parallelism, has_avx512, SharedOut};
 use rayon::prelude::*;
 
 /// Rows per rayon task in the row-wise kernels (LayerNorm, bias rows).
 const ROWS_PER_TASK: usize = 16;
 /// Elements per rayon task of QuickGELU (64 KiB of f32).
 const CHUNK: usize = 16 * 1024;
-
-/// The threads gemm splits a product over: those of the rayon pool the caller runs on (the
-/// heads' math pool, a sweep trial's pool, else the global pool). A thread-local lookup:
-/// candle's `get_num_threads` reads the environment and, without `RAYON_NUM_THREADS`, counts
-/// the physical cores from /proc on every call (1.5 % of a `fusion` epoch's CPU time).
-fn parallelism() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
-    }
-}
 
 /// A Linear layer as `y = x·W + b` on the host: `w` `(d_in, d_out)` row-major (the transpose of
 /// HF's `weight` `(out, in)`), `b` `(d_out,)`, both f32.
@@ -78,7 +67,7 @@ impl Dense {
                     y.as_mut_ptr(), 1, n as isize, true,
                     x.as_ptr(), 1, k as isize,
                     self.w.as_ptr(), 1, n as isize,
-                    1f32, 1f32, false, false, false, parallelism(),
+                    1f32, 1f32, false, false, false, gemm_parallelism(),
                 );
             }
         }
@@ -110,19 +99,6 @@ impl Norm {
     }
 }
 
-/// A raw output pointer shared by tasks that write disjoint regions of one buffer.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: each task writes only its own (image, head) block (see `attention`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole Send + Sync wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
 /// Multi-head self-attention without masks (HF `CLIPAttention` after the projections).
 ///
 /// `qkv` `(batch·tokens, 3·d)` row-major holds `[Q | K | V]` per token, `d = heads·head_dim`,
@@ -139,6 +115,7 @@ pub fn attention(qkv: &[f32], batch: usize, tokens: usize, heads: usize, head_di
     if out.is_empty() {
         return out;
     }
+    // Each task writes only its own (image, head) block.
     let dst = SharedOut(out.as_mut_ptr());
     (0..batch * heads).into_par_iter().for_each_init(
         || vec![0f32; tokens * tokens],

@@ -4,19 +4,9 @@
 
 use crate::activation::contiguous_f32;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
+use marnet_data::fast_math::{gemm_parallelism, SharedOut};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
-
-/// The threads gemm splits a product over: those of the rayon pool the caller runs on (the
-/// heads' math pool, a sweep trial's pool, else the global pool). A thread-local lookup:
-/// candle's `get_num_threads` reads the environment and, without `RAYON_NUM_THREADS`, counts
-/// the physical cores from /proc on every call (1.5 % of a `fusion` epoch's CPU time).
-fn parallelism() -> gemm::Parallelism {
-    match rayon::current_num_threads() {
-        0 | 1 => gemm::Parallelism::None,
-        n => gemm::Parallelism::Rayon(n),
-    }
-}
 
 /// `dst (m, n) = [dst +] lhs (m, k) · rhs (k, n)`, `dst` and `rhs` row-major, `lhs` with column
 /// stride `lhs_cs` and row stride `lhs_rs`; `read_dst` adds onto what `dst` holds, otherwise
@@ -35,7 +25,7 @@ unsafe fn gemm_strided_lhs(dst: *mut f32, read_dst: bool, lhs: &[f32], lhs_cs: u
         dst, 1, n as isize, read_dst,
         lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
         rhs.as_ptr(), 1, n as isize,
-        1f32, 1f32, false, false, false, parallelism(),
+        1f32, 1f32, false, false, false, gemm_parallelism(),
     );
 }
 
@@ -53,6 +43,7 @@ pub(super) unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], 
     // thread takes a block of whole rows (a multiple of ROW_BLOCK) with a one-thread gemm. Each
     // output row is computed by the same kernel sequence either way (test: bit-identical).
     let per = m.div_ceil(threads).div_ceil(ROW_BLOCK) * ROW_BLOCK;
+    // Each task writes only its own rows.
     let out = SharedOut(dst);
     (0..m.div_ceil(per)).into_par_iter().for_each(|blk| {
         let (r0, rows) = (blk * per, per.min(m - blk * per));
@@ -75,19 +66,6 @@ const ROW_SPLIT_MAX_N: usize = 256;
 /// Rows per block of that split are a multiple of this (4 AVX-512 registers of f32: gemm's
 /// row tile on this CPU, so no block ends in a partial tile).
 const ROW_BLOCK: usize = 64;
-
-/// A raw output pointer shared by tasks that write disjoint rows of one buffer.
-#[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
-// SAFETY: each task writes only its own rows (see `gemm_row_major`).
-unsafe impl Send for SharedOut {}
-unsafe impl Sync for SharedOut {}
-impl SharedOut {
-    /// The pointer (a method, so closures capture the whole Send + Sync wrapper).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// A new row-major `(m, n)` matrix `lhs · rhs` (`lhs` (m, k) with strides `(lhs_cs, lhs_rs)`,
 /// `rhs` (k, n) row-major), written once by gemm.

@@ -287,16 +287,24 @@ mod tests {
         Ok(())
     }
 
+    /// Random `W (d_out, d_in)`, `b (d_out,)`, input `x (batch, d_in)` as variables, and a fixed
+    /// `(batch, d_out)` weighting of the outputs whose sum is the test loss.
+    fn random_layer(d_out: usize, d_in: usize, batch: usize) -> Result<(Var, Var, Var, Tensor)> {
+        let dev = Device::Cpu;
+        Ok((
+            Var::from_tensor(&Tensor::randn(0f32, 0.1, (d_out, d_in), &dev)?)?,
+            Var::from_tensor(&Tensor::randn(0f32, 0.5, d_out, &dev)?)?,
+            Var::from_tensor(&Tensor::randn(0f32, 1.0, (batch, d_in), &dev)?)?,
+            Tensor::randn(0f32, 1.0, (batch, d_out), &dev)?,
+        ))
+    }
+
     /// `forward_act` (bias and activation fused into the op) against the composition
     /// `candle_nn::Linear` + candle's activation: values and the gradients of `x`, `W` and `b`,
     /// with 300 outputs (more than one column block of the bias gradient).
     #[test]
     fn fused_bias_and_activation_match_the_composition() -> Result<()> {
-        let dev = Device::Cpu;
-        let w = Var::from_tensor(&Tensor::randn(0f32, 0.1, (300, 53), &dev)?)?;
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 300, &dev)?)?;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (29, 53), &dev)?)?;
-        let mix = Tensor::randn(0f32, 1.0, (29, 300), &dev)?;
+        let (w, b, x, mix) = random_layer(300, 53, 29)?;
         let silu: fn(&Tensor) -> Result<Tensor> = |t| t.silu();
         let leaky: fn(&Tensor) -> Result<Tensor> = |t| candle_nn::ops::leaky_relu(t, 0.01);
         for (act, reference) in [(Act::Silu, silu), (Act::LeakyRelu(0.01), leaky), (Act::Identity, |t: &Tensor| Ok(t.clone()))] {
@@ -336,10 +344,7 @@ mod tests {
     #[test]
     fn shifted_layer_matches_the_composition() -> Result<()> {
         let dev = Device::Cpu;
-        let w = Var::from_tensor(&Tensor::randn(0f32, 0.1, (40, 23), &dev)?)?;
-        let b = Var::from_tensor(&Tensor::randn(0f32, 0.5, 40, &dev)?)?;
-        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (9, 23), &dev)?)?;
-        let mix = Tensor::randn(0f32, 1.0, (9, 40), &dev)?;
+        let (w, b, x, mix) = random_layer(40, 23, 9)?;
         for rows in [9, 1] {
             let shift = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 40), &dev)?)?;
             let lin = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));

@@ -13,7 +13,8 @@ use anyhow::Context;
 use super::files::find_child_ci;
 use super::labels::{read_class_list, resolve_labels};
 use super::record::{non_empty_text, normalize_rel_path, RawRecord};
-use super::table::{read_table, Table, EXTENSIONS};
+use super::table::{read_table, EXTENSIONS};
+use super::table_rows::Table;
 use crate::{Dataset, DatasetKind, Split};
 
 /// Loads a manifest file, or the single `metadata.*` / `manifest.*` inside a folder.

@@ -12,3 +12,4 @@ mod lines;
 mod parquet_table;
 mod record;
 mod table;
+mod table_rows;

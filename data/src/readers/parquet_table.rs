@@ -15,7 +15,7 @@ use arrow_schema::DataType;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use super::record::Origin;
-use super::table::{column_positions, Table, TableRow};
+use super::table_rows::{column_positions, Table, TableRow};
 
 /// Reads the `file_name`, `text`, `label`, `split` columns of a Parquet file; row numbers in
 /// errors are 1-based.

@@ -1,5 +1,6 @@
 //! Tabular manifests: CSV, TSV, JSONL and Parquet files read into rows of the four columns
-//! DESIGN.md §4 names (`file_name`, `text`, `label`, `split`); other columns are ignored.
+//! DESIGN.md §4 names (`file_name`, `text`, `label`, `split`); other columns are ignored. The row
+//! types live in [`super::table_rows`]; Parquet files go through [`super::parquet_table`].
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -8,47 +9,7 @@ use anyhow::Context;
 
 use super::parquet_table;
 use super::record::Origin;
-
-/// The manifest columns the readers use.
-pub(crate) const COLUMNS: [&str; 4] = ["file_name", "text", "label", "split"];
-
-/// One manifest row: the four known columns (missing column or null cell = `None`).
-#[derive(Debug, Clone)]
-pub(crate) struct TableRow {
-    pub origin: Origin,
-    pub file_name: Option<String>,
-    pub text: Option<String>,
-    pub label: Option<String>,
-    pub split: Option<String>,
-}
-
-impl TableRow {
-    /// Builds a row from cells of [`COLUMNS`] order.
-    pub fn from_cells(origin: Origin, mut cells: [Option<String>; 4]) -> TableRow {
-        TableRow {
-            origin,
-            file_name: cells[0].take(),
-            text: cells[1].take(),
-            label: cells[2].take(),
-            split: cells[3].take(),
-        }
-    }
-}
-
-/// A parsed manifest file.
-#[derive(Debug, Clone)]
-pub(crate) struct Table {
-    /// Which of [`COLUMNS`] the file has, in [`COLUMNS`] order.
-    pub present: [bool; 4],
-    pub rows: Vec<TableRow>,
-}
-
-impl Table {
-    /// Whether the file has the column `name` (one of [`COLUMNS`]).
-    pub fn has(&self, name: &str) -> bool {
-        COLUMNS.iter().position(|c| *c == name).is_some_and(|i| self.present[i])
-    }
-}
+use super::table_rows::{column_positions, Table, TableRow, COLUMNS};
 
 /// The manifest extensions, in the order a folder is searched.
 pub(crate) const EXTENSIONS: [&str; 4] = ["csv", "tsv", "jsonl", "parquet"];
@@ -69,18 +30,6 @@ pub(crate) fn read_table(path: &Path) -> anyhow::Result<Table> {
             path.display()
         ),
     }
-}
-
-/// Maps header names (trimmed, ASCII case ignored) to the index of each of [`COLUMNS`].
-pub(crate) fn column_positions<'a>(headers: impl Iterator<Item = &'a str>) -> [Option<usize>; 4] {
-    let mut pos = [None; 4];
-    for (i, h) in headers.enumerate() {
-        let h = h.trim().trim_start_matches('\u{feff}').to_ascii_lowercase();
-        if let Some(c) = COLUMNS.iter().position(|c| *c == h) {
-            pos[c].get_or_insert(i);
-        }
-    }
-    pos
 }
 
 fn read_delimited(path: &Path, delimiter: u8) -> anyhow::Result<Table> {

@@ -14,12 +14,12 @@ static GLOBAL: marnet_data::alloc::MiMalloc = marnet_data::alloc::MiMalloc;
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use marnet_data::Split;
-use marnet_heads::denoiser::Denoiser;
-use marnet_heads::features::{FeatureParts, Features};
-use marnet_heads::params::ParamBuilder;
-use marnet_heads::rng::HostRng;
-use marnet_heads::sampler::sample;
-use marnet_heads::schedule::schedule_host;
+use marnet_heads::model::denoiser::Denoiser;
+use marnet_heads::train::features::{FeatureParts, Features};
+use marnet_heads::nn::params::ParamBuilder;
+use marnet_heads::nn::rng::HostRng;
+use marnet_heads::model::sampler::sample;
+use marnet_heads::model::schedule::schedule_host;
 use marnet_heads::{train_mode, HeadsConfig, Mode};
 use std::time::Instant;
 
@@ -93,7 +93,7 @@ fn macs_per_row(mode: Mode, phase: u8, cfg: &HeadsConfig) -> f64 {
 
 fn main() {
     marnet_data::alloc::keep_freed_memory();
-    marnet_heads::math_pool::quiet_elementwise_workers();
+    marnet_heads::nn::math_pool::quiet_elementwise_workers();
     let quick = std::env::args().any(|a| a == "--quick");
     let div = if quick { 8 } else { 1 };
     let (n_train, n_val, n_test) = (66_071 / div, 11_016 / div, 33_154 / div);

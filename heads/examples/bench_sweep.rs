@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 use marnet_data::Split;
-use marnet_heads::features::{FeatureParts, Features};
+use marnet_heads::train::features::{FeatureParts, Features};
 use anyhow::Context;
 use marnet_heads::sweep::{parse_sweep, run_sweep, size_elementwise_pool, EngineOptions, TrialMetrics, Worker};
 use marnet_heads::{train_mode, HeadsConfig, Mode};
@@ -97,7 +97,7 @@ fn run_once(jobs: usize) -> anyhow::Result<(usize, f64)> {
 
 fn main() -> anyhow::Result<()> {
     marnet_data::alloc::keep_freed_memory();
-    marnet_heads::math_pool::quiet_elementwise_workers();
+    marnet_heads::nn::math_pool::quiet_elementwise_workers();
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
         let jobs: usize = args.get(i + 1).and_then(|s| s.parse().ok()).context("--child JOBS")?;

@@ -4,35 +4,26 @@
 //! Entry points: [`HeadsConfig`] (every hyperparameter), [`Features`] (the cache as tensors) and
 //! [`train_mode`] (train and evaluate one ablation of paper table 2). The `marnet-heads` binary
 //! ([`cli`]) writes run folders (DESIGN §7).
+//!
+//! The folders are the architecture of stage two; dependencies point one way, down this list:
+//!
+//! | folder | holds |
+//! |---|---|
+//! | [`cli`] | the `marnet-heads` subcommands: `train`, `sweep`, `sweep-report`, `predict`, `finetune` |
+//! | [`train`], [`sweep`], [`finetune`], [`predict`] | training loops and the ablations, hyperparameter sweeps, end-to-end fine-tuning, inference on new images |
+//! | [`report`] | run folders, `report.md`, plots, t-SNE: reads results, never trains |
+//! | [`model`] | the paper's modules: EMA, the DDPM schedule, the CDR denoiser and sampler, fusion, the MLP ablation, the config |
+//! | [`nn`] | CPU kernels and optimiser: the fused Linear op, activations, AdamW, the math pool, host RNG, parameters |
 
-pub mod activation;
-pub mod adamw;
-pub mod cdr;
 pub mod cli;
-pub mod config;
-pub mod denoiser;
-pub mod ema;
-pub mod features;
 pub mod finetune;
-pub mod fusion;
-pub mod linear;
-pub mod math_pool;
-pub mod metrics;
-pub mod mlp_head;
-pub mod modes;
-pub mod params;
-pub mod plots;
+pub mod model;
+pub mod nn;
 pub mod predict;
 pub mod report;
-pub mod rng;
-pub mod run_output;
-pub mod sampler;
-pub mod schedule;
 pub mod sweep;
-pub mod trainer;
-pub mod tsne;
-pub mod two_phase;
+pub mod train;
 
-pub use config::HeadsConfig;
-pub use features::Features;
-pub use modes::{train_mode, train_mode_with, Mode, ModeResult, RunOptions};
+pub use model::config::HeadsConfig;
+pub use train::features::Features;
+pub use train::{train_mode, train_mode_with, Mode, ModeResult, RunOptions};

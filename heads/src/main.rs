@@ -8,7 +8,7 @@ use clap::Parser;
 
 fn main() {
     marnet_data::alloc::keep_freed_memory();
-    marnet_heads::math_pool::quiet_elementwise_workers();
+    marnet_heads::nn::math_pool::quiet_elementwise_workers();
     let cli = marnet_heads::cli::Cli::parse();
     if let Err(e) = marnet_heads::cli::run(cli) {
         eprintln!("error: {e:#}");

@@ -1,6 +1,6 @@
 //! HeadsConfig: defaults of DESIGN §2, `--set` parsing, validation naming the key.
 
-use marnet_heads::config::{FusionKind, SamplerKind, ScheduleKind};
+use marnet_heads::model::config::{FusionKind, SamplerKind, ScheduleKind};
 use marnet_heads::HeadsConfig;
 
 fn err(cfg: &HeadsConfig) -> String {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use marnet_heads::run_output::{metrics_json, ModeRuns};
+use marnet_heads::report::run_output::{metrics_json, ModeRuns};
 use marnet_heads::{train_mode, Mode};
 
 fn metrics_text(seed: u64) -> String {

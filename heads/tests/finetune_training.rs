@@ -9,7 +9,7 @@ use finetune_support::*;
 use marnet_heads::finetune::checkpoint::last_path;
 use marnet_heads::finetune::heads_model::FinetuneHeads;
 use marnet_heads::finetune::{run_session, Session};
-use marnet_heads::rng::HostRng;
+use marnet_heads::nn::rng::HostRng;
 
 /// Loss of all train rows without augmentation, dropout or randomness other than a fixed RNG.
 fn fixed_loss(s: &Session) -> f64 {

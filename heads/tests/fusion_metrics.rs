@@ -1,8 +1,8 @@
 //! Fusion formulas (Counterfactual VQA `sum`, `hm`) and top-k metrics on hand-made inputs.
 
 use candle_core::{Device, Tensor};
-use marnet_heads::fusion::{fuse_hm, fuse_sum};
-use marnet_heads::metrics::{evaluate, top_indices, topk};
+use marnet_heads::model::fusion::{fuse_hm, fuse_sum};
+use marnet_heads::train::metrics::{evaluate, top_indices, topk};
 
 fn m(v: &[[f32; 2]]) -> Tensor {
     Tensor::from_vec(v.iter().flatten().copied().collect::<Vec<_>>(), (v.len(), 2), &Device::Cpu).unwrap()

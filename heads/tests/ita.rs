@@ -2,7 +2,7 @@
 //! clamp and zero rows.
 
 use candle_core::{Device, Tensor, Var};
-use marnet_heads::ema::{cosine_matrix, ita_loss};
+use marnet_heads::model::ema::{cosine_matrix, ita_loss};
 
 fn t(rows: &[[f32; 2]]) -> Tensor {
     let v: Vec<f32> = rows.iter().flatten().copied().collect();

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use marnet_heads::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
+use marnet_heads::report::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
 use marnet_heads::report::{write_report, CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
 
 /// Decodes the PNG at `path`, checks its size and returns the variance of its grey levels.
@@ -76,7 +76,7 @@ fn tsne_pair_png_has_both_panels() {
 #[test]
 fn confidence_histogram_bins_by_hand_and_png() {
     // 20 bins of width 0.05: 0.0 and 0.04 -> bin 0, 0.05 -> bin 1, 0.99 and 1.0 -> bin 19.
-    let h = marnet_heads::plots::confidence_histogram(&[0.0, 0.04, 0.05, 0.99, 1.0, f32::NAN]);
+    let h = marnet_heads::report::plots::confidence_histogram(&[0.0, 0.04, 0.05, 0.99, 1.0, f32::NAN]);
     assert_eq!(h.len(), 20);
     assert_eq!((h[0], h[1], h[19]), (40.0, 20.0, 40.0));
     assert_eq!(h.iter().sum::<f64>(), 100.0);

@@ -2,12 +2,12 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
-use marnet_heads::config::{HeadsConfig, SamplerKind, ScheduleKind};
-use marnet_heads::denoiser::Denoiser;
-use marnet_heads::params::ParamBuilder;
-use marnet_heads::rng::HostRng;
-use marnet_heads::sampler::{initial_noise, sample};
-use marnet_heads::schedule::{cosine_betas, linear_betas, schedule_host};
+use marnet_heads::model::config::{HeadsConfig, SamplerKind, ScheduleKind};
+use marnet_heads::model::denoiser::Denoiser;
+use marnet_heads::nn::params::ParamBuilder;
+use marnet_heads::nn::rng::HostRng;
+use marnet_heads::model::sampler::{initial_noise, sample};
+use marnet_heads::model::schedule::{cosine_betas, linear_betas, schedule_host};
 
 fn cfg(schedule: ScheduleKind, t: usize) -> HeadsConfig {
     HeadsConfig { schedule, timesteps: t, ..HeadsConfig::default() }

@@ -1,7 +1,7 @@
 //! t-SNE wrapper (heads/src/tsne.rs): separation of well separated clusters, determinism per
 //! seed, perplexity capping, input checks and the fig. 3 subset selection.
 
-use marnet_heads::tsne::{effective_perplexity, select_subset, tsne_2d, TsneOptions};
+use marnet_heads::report::tsne::{effective_perplexity, select_subset, tsne_2d, TsneOptions};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 

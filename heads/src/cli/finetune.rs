@@ -4,7 +4,7 @@
 
 use crate::cli::train::effective_config;
 use crate::finetune::{run_finetune, FinetuneOptions};
-use crate::modes::Mode;
+use crate::train::Mode;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::PathBuf;

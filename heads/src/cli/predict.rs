@@ -1,7 +1,7 @@
 //! `marnet-heads predict --run DIR --image FILE...` (DESIGN §7): the top classes of new images
 //! ([`crate::predict`]), as a table or, with `--json`, one JSON object per image on stdout.
 
-use crate::modes::Mode;
+use crate::train::Mode;
 use crate::predict::{predict, ImagePrediction, PredictOptions};
 use anyhow::{Context, Result};
 use clap::Args;

@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 
 use super::train::{effective_config, parse_device};
-use crate::features::Features;
-use crate::modes::{train_mode, Mode};
+use crate::train::features::Features;
+use crate::train::{train_mode, Mode};
 use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics, Worker};
 
 /// Arguments of `marnet-heads sweep`.

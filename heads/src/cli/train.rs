@@ -2,11 +2,11 @@
 //! folder (config.toml, cache_metadata.json, metrics.json, heads.safetensors, predictions.parquet,
 //! report.md + plots).
 
-use crate::config::HeadsConfig;
-use crate::features::Features;
-use crate::modes::{train_mode_with, Mode, RunOptions};
-use crate::report::{CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
-use crate::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
+use crate::model::config::HeadsConfig;
+use crate::train::features::Features;
+use crate::train::{train_mode_with, Mode, RunOptions};
+use crate::report::report_input;
+use crate::report::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -123,81 +123,4 @@ pub fn run(args: TrainArgs) -> Result<()> {
     }
     print!("{}", ablation_table(&results));
     Ok(())
-}
-
-/// Maps the results to the report's plain-data input.
-pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &HeadsConfig) -> Result<ReportInput> {
-    let rows = results
-        .iter()
-        .map(|mr| {
-            let (m, s) = mr.summary();
-            ReportRow {
-                mode: mr.mode.as_str().to_string(),
-                val_top1: m[0],
-                val_top5: m[1],
-                test_top1: m[2],
-                test_top5: m[3],
-                std: (mr.runs.len() > 1).then_some(s),
-                seeds: mr.runs.len(),
-            }
-        })
-        .collect();
-    let sampler = format!("{} {}, T={}, K={}", cfg.sampler, cfg.schedule, cfg.timesteps, cfg.samples);
-    let fidelity = results
-        .iter()
-        .filter_map(|mr| {
-            mr.runs[0].generation.as_ref().map(|g| FidelityRow {
-                source: if mr.mode == Mode::Mlp { "mlp".into() } else { format!("{} ({sampler})", mr.mode) },
-                val_cosine: g.val_cosine,
-                val_mse: g.val_mse,
-            })
-        })
-        .collect();
-    let curves = results
-        .iter()
-        .map(|mr| {
-            let h = &mr.runs[0].history;
-            CurveSet {
-                mode: mr.mode.as_str().to_string(),
-                train_loss: h.iter().enumerate().map(|(i, e)| (i + 1, e.train_loss)).collect(),
-                val_top1: h.iter().enumerate().map(|(i, e)| (i + 1, e.val_top1)).collect(),
-            }
-        })
-        .collect();
-    let test_labels = f.labels_of(&f.test);
-    let pick = |m: Mode| results.iter().find(|r| r.mode == m).map(|r| &r.runs[0]);
-    let tsne = [Mode::Fusion, Mode::Cdr, Mode::Mlp].into_iter().find_map(&pick).and_then(|r| {
-        r.embeddings.as_ref().map(|e| TsneInput {
-            x_v: e.x_v.clone(),
-            d_v: e.d_v,
-            x_cdr: e.x_cdr.clone(),
-            d_cdr: e.d,
-            labels: test_labels.clone(),
-        })
-    });
-    let top_prob = |r: &crate::modes::ModeResult| -> Vec<f32> {
-        r.test_scores.chunks(r.num_classes).map(|row| row.iter().copied().fold(f32::MIN, f32::max)).collect()
-    };
-    let confidence = match (pick(Mode::Baseline), pick(Mode::Cdr).or(pick(Mode::Fusion))) {
-        (Some(b), Some(c)) => Some((top_prob(b), top_prob(c))),
-        _ => None,
-    };
-    let mut notes = Vec::new();
-    if f.val_carved {
-        notes.push(format!("The cache has no val split: {} % of train (stratified) was held out for validation.", cfg.val_fraction * 100.0));
-    }
-    for mr in results {
-        notes.push(format!("{}: {:.1} s training (seed {}).", mr.mode, mr.runs[0].seconds, mr.runs[0].seed));
-    }
-    Ok(ReportInput {
-        title: title.to_string(),
-        rows,
-        config_toml: cfg.to_toml_string()?,
-        fidelity,
-        curves,
-        tsne,
-        class_names: f.class_names.clone(),
-        confidence,
-        notes,
-    })
 }

@@ -9,7 +9,7 @@
 //! uniform over the valid positions; otherwise a centre crop clamped to the ratio range.
 //! Random draws come from the seeded [`HostRng`], so a seed fixes every crop.
 
-use crate::rng::HostRng;
+use crate::nn::rng::HostRng;
 use image::RgbImage;
 use marnet_extract::preprocess::resample::Filter;
 use marnet_extract::preprocess::Resize;

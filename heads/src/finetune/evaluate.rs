@@ -2,12 +2,12 @@
 //! images with the model's normal preprocessing → backbone (fused kernels, [`inference`]) →
 //! heads' logits per mode
 //! ([`FinetuneHeads::eval_logits`](super::heads_model::FinetuneHeads::eval_logits)). Metrics are
-//! those of `marnet-heads train` (`crate::metrics`: top-1/top-5 in percent).
+//! those of `marnet-heads train` (`crate::train::metrics`: top-1/top-5 in percent).
 
 use super::nets::layers::inference;
 use super::session::Session;
-use crate::metrics::topk;
-use crate::modes::Mode;
+use crate::train::metrics::topk;
+use crate::train::Mode;
 use anyhow::{bail, Result};
 use candle_core::Tensor;
 

@@ -12,19 +12,19 @@
 //! `x_EMA`; `cdr` = CDR classifier on `x_CDR = g(E_s x̂_s^0)` with `x̂_s^0` sampled (seeded) by the
 //! configured sampler; `fusion` = the fusion classifier on `(x_EMA, x_CDR)`.
 
-use crate::cdr::cdr_loss;
-use crate::config::HeadsConfig;
-use crate::denoiser::Denoiser;
-use crate::ema::Ema;
-use crate::fusion::Fusion;
-use crate::modes::Mode;
-use crate::params::ParamBuilder;
-use crate::rng::{dropout, HostRng};
-use crate::sampler::sample;
-use crate::schedule::Schedule;
+use crate::model::cdr::cdr_loss;
+use crate::model::config::HeadsConfig;
+use crate::model::denoiser::Denoiser;
+use crate::model::ema::Ema;
+use crate::model::fusion::Fusion;
+use crate::train::Mode;
+use crate::nn::params::ParamBuilder;
+use crate::nn::rng::{dropout, HostRng};
+use crate::model::sampler::sample;
+use crate::model::schedule::Schedule;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;

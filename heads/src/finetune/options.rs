@@ -1,8 +1,8 @@
 //! Settings of one fine-tune run (the `marnet-heads finetune` flags) and the fingerprint a
 //! resumed run must match.
 
-use crate::config::HeadsConfig;
-use crate::modes::Mode;
+use crate::model::config::HeadsConfig;
+use crate::train::Mode;
 use anyhow::{bail, Result};
 use candle_core::{DType, Device};
 use marnet_extract::Pooling;

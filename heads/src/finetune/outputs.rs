@@ -9,9 +9,9 @@ use super::checkpoint::EvalRecord;
 use super::evaluate::logits_of;
 use super::export::export_backbone;
 use super::session::Session;
-use crate::modes::{finish, Mode, ModeResult};
-use crate::run_output::{ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
-use crate::trainer::EpochRecord;
+use crate::train::{finish, Mode, ModeResult};
+use crate::report::run_output::{ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
+use crate::train::trainer::EpochRecord;
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use candle_nn::VarMap;
@@ -84,7 +84,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         .map(|r| ModeRuns { mode: r.mode, runs: r.runs.clone() })
         .collect();
     write_heads(out, &weight_runs, &f_heads, cfg)?;
-    let input = crate::cli::train::report_input(&format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model), &results, f, cfg)?;
+    let input = crate::report::report_input(&format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model), &results, f, cfg)?;
     match crate::report::write_report(out, &input) {
         Ok(rep) => {
             for n in rep.skipped {

@@ -5,7 +5,7 @@
 //! a batch does not depend on thread scheduling.
 
 use super::augment::{apply, train_preprocessor, Augmentation};
-use crate::rng::HostRng;
+use crate::nn::rng::HostRng;
 use anyhow::{Context, Result};
 use candle_core::{Device, Tensor};
 use marnet_extract::{decode_rgb, Preprocessor};

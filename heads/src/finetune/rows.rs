@@ -8,7 +8,7 @@
 //! zero column and only the row partition is used.
 
 use super::text_backbone::frozen_text_features;
-use crate::features::{FeatureParts, Features};
+use crate::train::features::{FeatureParts, Features};
 use anyhow::{Context, Result};
 use candle_core::Device;
 use marnet_data::{Dataset, Split};

@@ -10,8 +10,8 @@
 
 use super::grad_accum::GradAccumulator;
 use super::session::Session;
-use crate::rng::HostRng;
-use crate::trainer::lr_at;
+use crate::nn::rng::HostRng;
+use crate::train::trainer::lr_at;
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
 

@@ -5,7 +5,7 @@
 //! differently for other batch shapes).
 
 use marnet_extract::pipeline::json_fixpoint;
-use crate::run_output::CACHE_METADATA_FILE;
+use crate::report::run_output::CACHE_METADATA_FILE;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use marnet_data::cache::CacheMetadata;

@@ -8,8 +8,8 @@
 pub mod images;
 pub mod run_heads;
 
-use crate::metrics::top_indices;
-use crate::modes::{probabilities, Mode};
+use crate::train::metrics::top_indices;
+use crate::train::{probabilities, Mode};
 use anyhow::{ensure, Result};
 use candle_core::Device;
 use serde::Serialize;
@@ -65,7 +65,7 @@ pub fn predict(opts: &PredictOptions, device: &Device) -> Result<Vec<ImagePredic
     ensure!(
         meta.class_names == heads.info.class_names,
         "{}: class names differ from those in {}",
-        opts.run.join(crate::run_output::CACHE_METADATA_FILE).display(),
+        opts.run.join(crate::report::run_output::CACHE_METADATA_FILE).display(),
         opts.run.join(HEADS_FILE).display()
     );
     let model = images::load_recorded_model(&meta, opts.image_model.as_deref(), device)?;

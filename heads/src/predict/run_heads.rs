@@ -15,20 +15,20 @@
 //!   a fresh `HostRng::new(seed, 6)` (the stream training samples with);
 //! - `fusion`: fusion classifier on `(x_EMA, x_CDR)`.
 
-use crate::config::HeadsConfig;
-use crate::denoiser::Denoiser;
-use crate::ema::Ema;
-use crate::fusion::Fusion;
-use crate::mlp_head::MlpHead;
-use crate::modes::Mode;
-use crate::params::ParamBuilder;
-use crate::rng::HostRng;
-use crate::sampler::sample;
-use crate::schedule::Schedule;
-use crate::two_phase::{Generator, Phase2Head};
+use crate::model::config::HeadsConfig;
+use crate::model::denoiser::Denoiser;
+use crate::model::ema::Ema;
+use crate::model::fusion::Fusion;
+use crate::model::mlp_head::MlpHead;
+use crate::train::Mode;
+use crate::nn::params::ParamBuilder;
+use crate::nn::rng::HostRng;
+use crate::model::sampler::sample;
+use crate::model::schedule::Schedule;
+use crate::train::two_phase::{Generator, Phase2Head};
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;
@@ -153,7 +153,7 @@ impl RunHeads {
                 }
             }
         };
-        let vars = crate::modes::named_weights(&varmap);
+        let vars = crate::train::named_weights(&varmap);
         let data = varmap.data().lock().map_err(|_| anyhow::anyhow!("VarMap lock poisoned"))?;
         for (name, _) in vars {
             let key = format!("{mode}.{name}");

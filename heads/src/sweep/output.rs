@@ -160,7 +160,7 @@ pub fn write_sweep_report(out: &Path) -> Result<SweepReport> {
         let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
         let file = format!("val_top1_by_{safe}.png");
         let by_value = val_top1_by_value(&records, key);
-        crate::plots::plot_metric_by_key(&out.join(&file), key, &by_value, "val top-1 (%)")?;
+        crate::report::plots::plot_metric_by_key(&out.join(&file), key, &by_value, "val top-1 (%)")?;
         files.push(out.join(&file));
         plot = Some(file);
     }

@@ -3,7 +3,7 @@
 
 use candle_core::Device;
 use marnet_data::Split;
-use marnet_heads::features::{FeatureParts, Features};
+use marnet_heads::train::features::{FeatureParts, Features};
 use marnet_heads::HeadsConfig;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};

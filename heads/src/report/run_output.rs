@@ -4,10 +4,10 @@
 //! (paper table 2 layout).
 //! Every file is written to a temporary name and renamed ([`crate::report::write_atomic`]).
 
-use crate::config::HeadsConfig;
-use crate::features::Features;
-use crate::metrics::top_indices;
-use crate::modes::{Mode, ModeResult};
+use crate::model::config::HeadsConfig;
+use crate::train::features::Features;
+use crate::train::metrics::top_indices;
+use crate::train::{Mode, ModeResult};
 use crate::report::write_atomic;
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray};
@@ -56,7 +56,7 @@ pub fn metrics_json(results: &[ModeRuns]) -> Value {
     for mr in results {
         let first = &mr.runs[0];
         let (m, s) = mr.summary();
-        let split = |sm: &crate::metrics::SplitMetrics, top1: f64, top5: f64| {
+        let split = |sm: &crate::train::metrics::SplitMetrics, top1: f64, top5: f64| {
             json!({"top1": top1, "top5": top5, "mean_class_recall": sm.mean_class_recall,
                    "per_class_recall": sm.per_class_recall, "n": sm.n})
         };

@@ -5,15 +5,15 @@
 //! Per step there is no host round trip: the batch indices go to the device, the loss is summed
 //! on the device and read back every `log_every` steps (to stop on NaN) and at the end of the epoch.
 
-use crate::adamw::FusedAdamW;
-use crate::config::HeadsConfig;
-use crate::rng::HostRng;
+use crate::nn::adamw::FusedAdamW;
+use crate::model::config::HeadsConfig;
+use crate::nn::rng::HostRng;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-/// AdamW: the fused host version on the CPU ([`crate::adamw`], bit-for-bit candle_nn's update,
+/// AdamW: the fused host version on the CPU ([`crate::nn::adamw`], bit-for-bit candle_nn's update,
 /// several times faster), candle_nn's own on an accelerator.
 enum Optim {
     Fused(FusedAdamW),

@@ -4,10 +4,10 @@
 //! `±1/sqrt(in_features)`), drawn from [`HostRng`] so that a seed fixes the init exactly
 //! (candle's own initialisers use an unseedable RNG on CPU).
 
-use crate::rng::HostRng;
+use crate::nn::rng::HostRng;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::VarMap;
 
 /// Creates named variables in a shared `VarMap` (the names become safetensors keys).
@@ -75,4 +75,15 @@ pub fn vars_with_prefix(varmap: &VarMap, prefixes: &[&str]) -> Vec<Var> {
         map.iter().filter(|(k, _)| prefixes.iter().any(|p| k.starts_with(p))).collect();
     named.sort_by(|a, b| a.0.cmp(b.0));
     named.into_iter().map(|(_, v)| v.clone()).collect()
+}
+
+/// Sorted variables of a VarMap (stable optimiser order).
+pub trait SortedVars {
+    fn all_vars_sorted(&self) -> Vec<candle_core::Var>;
+}
+
+impl SortedVars for VarMap {
+    fn all_vars_sorted(&self) -> Vec<candle_core::Var> {
+        vars_with_prefix(self, &[""])
+    }
 }

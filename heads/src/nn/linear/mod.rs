@@ -12,7 +12,7 @@
 //!   `gemm` call candle makes (no copies of `x` or `y`);
 //! - the bias is added by gemm itself (the output starts as the bias rows and gemm accumulates
 //!   onto it), and [`Linear::forward_act`] applies the activation in the same op
-//!   ([`crate::activation`]), keeping the pre-activation only when a gradient will be needed;
+//!   ([`crate::nn::activation`]), keeping the pre-activation only when a gradient will be needed;
 //! - backward: `dZ = dY·act'(Z)`, `dX = dZ · W` (row-major) and `dW = dZᵀ · X`, which comes out
 //!   `(out, in)` contiguous, and `db` = column sums of `dZ` in one cache-friendly pass; `dX` is
 //!   skipped when `x` does not need a gradient (the heads' first layers read the cached
@@ -23,7 +23,7 @@
 
 mod host;
 
-use crate::activation::{contiguous_f32, Act, ActGrad};
+use crate::nn::activation::{contiguous_f32, Act, ActGrad};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
 use host::{gemm_row_major, new_product, repeat_rows, transposed, ColumnSums, LinearGrad};
 use std::sync::Mutex;
@@ -48,7 +48,7 @@ impl Linear {
     }
 
     /// `act(x · Wᵀ + b)`: `x` `(batch, in)` → `(batch, out)`. On CPU f32 tensors the bias and the
-    /// activation are fused into the one op (see [`crate::activation`]).
+    /// activation are fused into the one op (see [`crate::nn::activation`]).
     pub fn forward_act(&self, x: &Tensor, act: Act) -> Result<Tensor> {
         self.forward_with(x, self.bias.clone(), act)
     }
@@ -82,12 +82,12 @@ impl Linear {
                 Some(s) => y.broadcast_add(s)?,
                 None => y,
             };
-            return crate::activation::apply(&y, act);
+            return crate::nn::activation::apply(&y, act);
         }
         if act.is_fused() {
             self.apply(x, shift.as_ref(), act)
         } else {
-            crate::activation::apply(&self.apply(x, shift.as_ref(), Act::Identity)?, act)
+            crate::nn::activation::apply(&self.apply(x, shift.as_ref(), Act::Identity)?, act)
         }
     }
 

@@ -7,14 +7,14 @@
 //! (eq. 19, averaged over elements), and `L_CE` = cross-entropy of a Linear classifier on
 //! `x_CDR = g(E_s x̂_s^0)`.
 
-use crate::config::HeadsConfig;
-use crate::denoiser::Denoiser;
-use crate::ema::Ema;
-use crate::rng::HostRng;
-use crate::schedule::Schedule;
+use crate::model::config::HeadsConfig;
+use crate::model::denoiser::Denoiser;
+use crate::model::ema::Ema;
+use crate::nn::rng::HostRng;
+use crate::model::schedule::Schedule;
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::Module;
 
 /// The parts of one CDR training step.

@@ -9,15 +9,9 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::path::Path;
 
-/// Noise schedule of the CDR diffusion (DESIGN §2, eqs. 14-16).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ScheduleKind {
-    /// Nichol & Dhariwal (2021): `alphas_cumprod(t) = cos²((t/T + s)/(1 + s)·π/2)` normalised.
-    Cosine,
-    /// Ho et al. (2020): betas evenly spaced from `beta_start` to `beta_end`.
-    Linear,
-}
+use crate::nn::activation::Act;
+pub use crate::model::schedule::ScheduleKind;
+use crate::model::schedule::ScheduleSpec;
 
 /// Activation between the denoiser's Linear layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +67,7 @@ macro_rules! display_lowercase {
         }
     )*};
 }
-display_lowercase!(ScheduleKind, Activation, FusionKind, FusionFeatures, SamplerKind);
+display_lowercase!(Activation, FusionKind, FusionFeatures, SamplerKind);
 
 /// All stage-two hyperparameters (DESIGN §2). `Default` gives the DESIGN defaults.
 ///
@@ -335,7 +329,7 @@ impl HeadsConfig {
         at_least_one("log_every", self.log_every)?;
         // Sampling starts from x_s^T ~ N(0, I); that is only the true marginal at t = T when
         // almost no signal is left, i.e. alphas_cumprod[T-1] is close to zero.
-        let sched = crate::schedule::schedule_host(self)
+        let sched = crate::model::schedule::schedule_host(self)
             .with_context(|| format!("config key `schedule` = {}", self.schedule))?;
         let last = *sched.alphas_cumprod.last().expect("timesteps >= 1 checked above");
         if last > MAX_FINAL_ALPHA_CUMPROD {
@@ -349,5 +343,29 @@ impl HeadsConfig {
             );
         }
         Ok(())
+    }
+}
+
+impl From<Activation> for Act {
+    /// The fused kernel of each config activation (GELU = the exact erf form).
+    fn from(a: Activation) -> Self {
+        match a {
+            Activation::Silu => Act::Silu,
+            Activation::Relu => Act::Relu,
+            Activation::Gelu => Act::GeluErf,
+        }
+    }
+}
+
+impl From<&HeadsConfig> for ScheduleSpec {
+    /// The schedule keys of the config: `schedule`, `timesteps`, `beta_start`, `beta_end`, `cosine_s`.
+    fn from(cfg: &HeadsConfig) -> Self {
+        ScheduleSpec {
+            kind: cfg.schedule,
+            timesteps: cfg.timesteps,
+            beta_start: cfg.beta_start,
+            beta_end: cfg.beta_end,
+            cosine_s: cfg.cosine_s,
+        }
     }
 }

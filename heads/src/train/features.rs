@@ -7,7 +7,7 @@
 //! stratified `val_fraction` of train: per class `round(val_fraction·n_c)` rows, at least one when
 //! the class has two or more rows, drawn with a seeded shuffle.
 
-use crate::rng::HostRng;
+use crate::nn::rng::HostRng;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
 use marnet_data::cache::FeatureCache;

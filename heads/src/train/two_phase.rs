@@ -6,22 +6,23 @@
 //! `x_EMA = g(E_v x_v)`, and the phase-2 head (Linear on `x_CDR` for `cdr`, the fusion classifier
 //! for `fusion` and `mlp`) trains with CE on all train rows, selected on val top-1.
 
-use crate::cdr::cdr_loss;
-use crate::config::{FusionFeatures, HeadsConfig};
-use crate::denoiser::Denoiser;
-use crate::ema::{cosine_rows, Ema};
-use crate::features::Features;
-use crate::fusion::Fusion;
-use crate::mlp_head::MlpHead;
-use crate::modes::{ema_logits, ema_loss, finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
-use crate::params::{vars_with_prefix, ParamBuilder};
-use crate::rng::{dropout, HostRng};
-use crate::sampler::sample;
-use crate::schedule::Schedule;
-use crate::trainer::{run_phase, EvalOutcome, Phase};
+use crate::model::cdr::cdr_loss;
+use crate::model::config::{FusionFeatures, HeadsConfig};
+use crate::model::denoiser::Denoiser;
+use crate::model::ema::{cosine_rows, Ema};
+use super::features::Features;
+use crate::model::fusion::Fusion;
+use crate::model::mlp_head::MlpHead;
+use super::one_phase::{ema_logits, ema_loss};
+use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+use crate::nn::params::{vars_with_prefix, ParamBuilder};
+use crate::nn::rng::{dropout, HostRng};
+use crate::model::sampler::sample;
+use crate::model::schedule::Schedule;
+use super::trainer::{run_phase, EvalOutcome, Phase};
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 
 /// The generator of `x̂_s^0` trained in phase 1.

@@ -6,22 +6,22 @@
 //! from `tau_init` and clamped to `≤ ln(max_inv_tau)`. A Linear classifier on `x_v'` gives `L_CE`;
 //! `L_EMA = α1·L_CE + β·L_ITA`.
 
-use crate::activation::Act;
-use crate::config::HeadsConfig;
-use crate::params::ParamBuilder;
+use crate::nn::activation::Act;
+use crate::model::config::HeadsConfig;
+use crate::nn::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Tensor, Var, D};
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 
 /// Slope of `g` for negative inputs.
-pub const LEAKY_SLOPE: f32 = crate::activation::LEAKY_SLOPE;
+pub const LEAKY_SLOPE: f32 = crate::nn::activation::LEAKY_SLOPE;
 /// Row norms are `sqrt(||x||² + COSINE_EPS²)`: a zero row gives cosine 0 and a finite gradient
 /// (the derivative of `sqrt` at 0 would be infinite).
 pub const COSINE_EPS: f64 = 1e-8;
 
-/// `g(x)` = LeakyReLU(0.01), elementwise (one fused op on the CPU, see [`crate::activation`]).
+/// `g(x)` = LeakyReLU(0.01), elementwise (one fused op on the CPU, see [`crate::nn::activation`]).
 pub fn g(x: &Tensor) -> Result<Tensor> {
-    Ok(crate::activation::apply(x, Act::LeakyRelu(LEAKY_SLOPE))?)
+    Ok(crate::nn::activation::apply(x, Act::LeakyRelu(LEAKY_SLOPE))?)
 }
 
 /// Rows scaled to unit L2 norm, `x / sqrt(||x||² + eps²)`: (n, d) -> (n, d).

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use crate::{plots, tsne};
+use super::{plots, tsne};
 
 /// One row of the ablation table: one mode of paper table 2. Accuracies in percent.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,32 +249,4 @@ pub fn render_markdown(input: &ReportInput, plots: &[(String, &str)], skipped: &
 
     let _ = writeln!(s, "\n## Config\n\n```toml\n{}\n```", input.config_toml.trim_end());
     s
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder, then renames it, so a
-/// reader (or a resumed run) never sees a half-written file.
-///
-/// # Errors
-/// The folder is missing or not writable (message names `path`).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} has no file name", path.display()))?
-        .to_string_lossy();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
-    let tmp = path.with_file_name(format!(
-        ".{name}.tmp-{}-{}-{nanos}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| {
-        let _ = std::fs::remove_file(&tmp);
-        format!("renaming {} to {}", tmp.display(), path.display())
-    })
 }

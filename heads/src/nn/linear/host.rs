@@ -2,7 +2,7 @@
 //! fresh buffers (no zeroing pass), the weight transpose, the bias rows, and the backward's
 //! `dX`, `dW` and `db`.
 
-use crate::activation::contiguous_f32;
+use crate::nn::activation::contiguous_f32;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 use marnet_data::fast_math::{gemm_parallelism, SharedOut};
 use rayon::prelude::*;

@@ -9,9 +9,44 @@
 //! - cosine: Nichol & Dhariwal 2021, `f(t) = cos²((t/T + s)/(1 + s)·π/2)`,
 //!   `betas_t = min(1 - f(t)/f(t-1), 0.999)`.
 
-use crate::config::{HeadsConfig, ScheduleKind};
+use std::fmt;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor};
+
+/// Noise schedule of the CDR diffusion (DESIGN §2, eqs. 14-16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScheduleKind {
+    /// Nichol & Dhariwal (2021): `alphas_cumprod(t) = cos²((t/T + s)/(1 + s)·π/2)` normalised.
+    Cosine,
+    /// Ho et al. (2020): betas evenly spaced from `beta_start` to `beta_end`.
+    Linear,
+}
+
+impl fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Linear => "linear",
+        })
+    }
+}
+
+/// The keys that define a schedule (a [`crate::model::config::HeadsConfig`] converts into one),
+/// so that this module does not depend on the config (issue 17).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScheduleSpec {
+    /// Config key `schedule`.
+    pub kind: ScheduleKind,
+    /// Config key `timesteps` (T).
+    pub timesteps: usize,
+    /// Config key `beta_start` (linear schedule).
+    pub beta_start: f64,
+    /// Config key `beta_end` (linear schedule).
+    pub beta_end: f64,
+    /// Config key `cosine_s` (cosine schedule offset s).
+    pub cosine_s: f64,
+}
 
 /// Largest beta of the cosine schedule (Nichol & Dhariwal clip, avoids a singular last step).
 pub const COSINE_MAX_BETA: f64 = 0.999;
@@ -98,11 +133,12 @@ impl HostSchedule {
 }
 
 /// The schedule a config describes (`schedule`, `timesteps`, `beta_start`, `beta_end`, `cosine_s`).
-pub fn schedule_host(cfg: &HeadsConfig) -> Result<HostSchedule> {
+pub fn schedule_host(spec: impl Into<ScheduleSpec>) -> Result<HostSchedule> {
+    let cfg = spec.into();
     if cfg.timesteps == 0 {
         bail!("config key `timesteps` = 0: expected an integer >= 1");
     }
-    let betas = match cfg.schedule {
+    let betas = match cfg.kind {
         ScheduleKind::Linear => linear_betas(cfg.timesteps, cfg.beta_start, cfg.beta_end),
         ScheduleKind::Cosine => cosine_betas(cfg.timesteps, cfg.cosine_s),
     };
@@ -121,7 +157,8 @@ pub struct Schedule {
 
 impl Schedule {
     /// Builds the host arrays and the device tensors.
-    pub fn new(cfg: &HeadsConfig, device: &Device) -> Result<Self> {
+    pub fn new(spec: impl Into<ScheduleSpec>, device: &Device) -> Result<Self> {
+        let cfg = spec.into();
         let host = schedule_host(cfg)?;
         let sa: Vec<f32> = host.alphas_cumprod.iter().map(|a| a.sqrt() as f32).collect();
         let s1: Vec<f32> = host.alphas_cumprod.iter().map(|a| (1.0 - a).sqrt() as f32).collect();

@@ -16,11 +16,11 @@
 //! rows are sampled with it, so `marnet-heads predict` on one image reproduces the test-time
 //! features of training (up to gemm rounding across batch shapes, ~1e-6).
 
-use crate::activation::contiguous_f32;
-use crate::config::{HeadsConfig, SamplerKind};
-use crate::denoiser::Denoiser;
-use crate::rng::HostRng;
-use crate::schedule::HostSchedule;
+use crate::nn::activation::contiguous_f32;
+use crate::model::config::{HeadsConfig, SamplerKind};
+use crate::model::denoiser::Denoiser;
+use crate::nn::rng::HostRng;
+use crate::model::schedule::HostSchedule;
 use anyhow::Result;
 use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Tensor};
 use rayon::prelude::*;

@@ -97,7 +97,7 @@ where
     let mut png = std::io::Cursor::new(Vec::new());
     img.write_to(&mut png, image::ImageFormat::Png)
         .with_context(|| format!("encoding PNG for {}", path.display()))?;
-    crate::report::write_atomic(path, png.get_ref())
+    crate::report::files::write_atomic(path, png.get_ref())
 }
 
 /// `(min, max)` of finite values padded by 5 % of the span (or ±0.5 when the span is zero);

@@ -10,11 +10,10 @@
 //! error of the exact value; libm's scalar `expf` was 5 % of a sampling run. ReLU and
 //! LeakyReLU equal candle's outputs bit for bit.
 //!
-//! [`Act`] is used by [`crate::linear::Linear::forward_act`] (fused into the Linear op) and by
+//! [`Act`] is used by [`crate::nn::linear::Linear::forward_act`] (fused into the Linear op) and by
 //! [`apply`] for an activation on its own (the denoiser's first layer, which sums three terms).
 //! GELU keeps candle's own ops (its erf kernel is not public); other devices and dtypes too.
 
-use crate::config::Activation;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
 use marnet_data::fast_math::exp_f32;
 use rayon::prelude::*;
@@ -39,16 +38,6 @@ pub enum Act {
     LeakyRelu(f32),
     /// `f(z) = z·Φ(z)` (exact GELU): computed with candle's ops, not fused.
     GeluErf,
-}
-
-impl From<Activation> for Act {
-    fn from(a: Activation) -> Self {
-        match a {
-            Activation::Silu => Act::Silu,
-            Activation::Relu => Act::Relu,
-            Activation::Gelu => Act::GeluErf,
-        }
-    }
 }
 
 impl Act {

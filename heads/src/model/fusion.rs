@@ -7,12 +7,12 @@
 //! log space: `log σ(z) = -softplus(-z)`, `log p = log σ(z_a) + log σ(z_b)`,
 //! `log(p/(1+p)) = log p - log(1 + exp(log p))` with `log p ≤ 0`, so nothing overflows.
 
-use crate::config::FusionKind;
-use crate::params::ParamBuilder;
-use crate::rng::{dropout, HostRng};
+use crate::model::config::FusionKind;
+use crate::nn::params::ParamBuilder;
+use crate::nn::rng::{dropout, HostRng};
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 use candle_nn::Module;
 
 /// `softplus(x) = log(1 + e^x)`, stable: `relu(x) + log(1 + e^{-|x|})`.

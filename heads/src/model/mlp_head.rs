@@ -2,12 +2,12 @@
 //! `x_s` from `x_v` with MSE (+ CE on `g(E_s x̂_s)`), no diffusion. It replaces the denoiser in the
 //! two-phase pipeline so the comparison with CDR changes only the generator.
 
-use crate::config::Activation;
-use crate::activation::Act;
-use crate::params::ParamBuilder;
+use crate::model::config::Activation;
+use crate::nn::activation::Act;
+use crate::nn::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::linear::Linear;
+use crate::nn::linear::Linear;
 
 /// `x_v` (n, d_v) -> `x̂_s` (n, d_s) through Linear-act-Linear-act-Linear-act-Linear.
 pub struct MlpHead {

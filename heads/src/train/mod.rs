@@ -1,0 +1,21 @@
+//! Training and evaluation on the feature cache (DESIGN §2 "Training", "Ablations", "Metrics"):
+//!
+//! - [`features`]: the cache as device tensors, the split rows and `x_s` standardisation.
+//! - [`trainer`]: one training phase (AdamW, cosine decay with warmup, early stopping).
+//! - [`one_phase`]: `baseline` and `ema`; [`two_phase`]: `mlp`, `cdr`, `fusion` (phase 1
+//!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`).
+//! - [`modes`]: [`train_mode`], the entry point for one ablation row of paper table 2.
+//! - [`result`]: what a mode produces ([`ModeResult`]); [`metrics`]: top-1/top-5, per-class recall.
+//!
+//! Depends on [`crate::model`] and [`crate::nn`]; reports ([`crate::report`]) read its results.
+
+pub mod features;
+pub mod metrics;
+pub mod modes;
+pub mod one_phase;
+pub mod result;
+pub mod trainer;
+pub mod two_phase;
+
+pub use modes::{train_mode, train_mode_with};
+pub use result::{finish, map_rows, named_weights, probabilities, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};

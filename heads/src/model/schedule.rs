@@ -9,6 +9,7 @@
 //! - cosine: Nichol & Dhariwal 2021, `f(t) = cos²((t/T + s)/(1 + s)·π/2)`,
 //!   `betas_t = min(1 - f(t)/f(t-1), 0.999)`.
 
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor};

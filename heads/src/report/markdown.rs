@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
+use super::files::write_atomic;
 use super::{plots, tsne};
 
 /// One row of the ablation table: one mode of paper table 2. Accuracies in percent.

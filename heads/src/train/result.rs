@@ -5,7 +5,6 @@
 use super::features::Features;
 use super::metrics::{evaluate, SplitMetrics};
 use super::trainer::EpochRecord;
-use crate::nn::params::vars_with_prefix;
 use anyhow::{bail, Result};
 use candle_core::{Tensor, D};
 use candle_nn::VarMap;

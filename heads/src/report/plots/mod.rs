@@ -29,7 +29,7 @@ use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 /// DejaVu Sans restricted to ASCII, Latin-1, Greek, dashes and arrows (26 KB).
-static FONT_BYTES: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+static FONT_BYTES: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-subset.ttf");
 
 /// Font family name under which the embedded font is registered (plotters' default family).
 pub(crate) const FONT: &str = "sans-serif";

@@ -32,12 +32,12 @@ fn train_all_writes_the_run_folder() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "stderr: {stderr}");
     let table = String::from_utf8_lossy(&o.stdout);
-    for m in ["baseline", "ema", "mlp", "cdr", "fusion"] {
+    for m in ["probe", "baseline", "ema", "mlp", "cdr", "fusion"] {
         assert!(table.contains(m), "table misses {m}: {table}");
     }
     let metrics: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
-    for m in ["baseline", "ema", "mlp", "cdr", "fusion"] {
+    for m in ["probe", "baseline", "ema", "mlp", "cdr", "fusion"] {
         let t1 = metrics[m]["test"]["top1"].as_f64().unwrap();
         assert!((0.0..=100.0).contains(&t1), "{m}: {t1}");
         assert!(metrics[m]["val"]["top5"].as_f64().unwrap() >= metrics[m]["val"]["top1"].as_f64().unwrap());
@@ -73,5 +73,40 @@ fn bad_set_fails_naming_the_key() {
     assert!(e.contains("fusionn") && e.contains("valid keys"), "{e}");
     let o = train(&tmp.path().join("nocache"), &tmp.path().join("run"), &["--mode", "bogus"]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("bogus"));
+    let e = String::from_utf8_lossy(&o.stderr);
+    // Every accepted value is listed, `all` included (issue 18, point 3).
+    for m in ["bogus", "all", "probe", "baseline", "ema", "mlp", "cdr", "fusion"] {
+        assert!(e.contains(m), "{m} missing from: {e}");
+    }
+}
+
+/// Issue 13, point 4: with a learning rate of 1e30 every gradient-trained mode diverges (Adam
+/// steps of ~1e30 overflow f32 logits to inf, so the loss is NaN), while the linear probe
+/// (L-BFGS, no learning rate) still trains. The run writes the probe's metrics, report and
+/// predictions, marks every other mode as failed with its reason, and exits non-zero.
+#[test]
+fn a_failing_mode_does_not_lose_the_others() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cache, out) = (tmp.path().join("cache"), tmp.path().join("run"));
+    write_cache(&cache);
+    let o = train(&cache, &out, &["--mode", "all", "--set", "lr=1e30"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "a failed mode must make the exit status non-zero");
+    assert!(stderr.contains("5 of 6 modes failed"), "{stderr}");
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("metrics.json")).unwrap()).unwrap();
+    let probe = metrics["probe"]["test"]["top1"].as_f64().unwrap();
+    assert!((0.0..=100.0).contains(&probe));
+    for m in ["baseline", "ema", "mlp", "cdr", "fusion"] {
+        let reason = metrics[m]["failed"].as_str().unwrap_or_else(|| panic!("{m} not marked failed: {}", metrics[m]));
+        assert!(reason.contains("training loss became") && !reason.contains('\n'), "{m}: {reason}");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("| fusion | | | **failed**: "), "{report}");
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("fusion     failed: "), "{table}");
+    let bytes = std::fs::read(out.join("heads.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert!(st.tensor("probe.probe.classifier.weight").is_ok());
+    assert!(out.join("predictions.parquet").exists());
 }

@@ -41,8 +41,9 @@ pub struct RunArgs {
     /// Compute dtype of the encoders: f32, bf16 or f16 (features are stored as f32).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
-    /// Image feature pooling: cls (CLIP: pooler_output, projected when the model has
-    /// visual_projection) or mean over patch tokens. Default: cls.
+    /// Image feature pooling: cls (ViT: class token after the final LayerNorm; CLIP: same as
+    /// pooler_output), mean over patch tokens, and for CLIP pooler_output (768-d for ViT-B/16,
+    /// before visual_projection) or image_embeds (through visual_projection, 512-d). Default: cls.
     #[arg(long)]
     pub image_pooling: Option<Pooling>,
     /// Text feature pooling: cls or mean over unmasked tokens. Default: the model's

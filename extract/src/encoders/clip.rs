@@ -1,10 +1,11 @@
 //! CLIP vision tower (model_type `clip_vision_model`, or the vision half of `clip`; Radford et
 //! al. 2021), HF names `embeddings.patch_embedding`, `embeddings.class_embedding`,
 //! `embeddings.position_embedding`, `pre_layrnorm`, `encoder.layers.N.{self_attn.{q,k,v,out}_proj,
-//! layer_norm1, mlp.fc1, mlp.fc2, layer_norm2}`, `post_layernorm`. `cls` pooling is HF's
-//! `pooler_output` = `post_layernorm(last_hidden_state[:, 0])`; `mean` is `post_layernorm(mean
-//! of patch tokens)`; both go through `visual_projection` (no bias) when that weight exists,
-//! giving HF's `image_embeds`.
+//! layer_norm1, mlp.fc1, mlp.fc2, layer_norm2}`, `post_layernorm`. Pooling `pooler_output` is
+//! HF's `pooler_output` = `post_layernorm(last_hidden_state[:, 0])` (`hidden_size`);
+//! `image_embeds` sends it through `visual_projection` (no bias) when that weight exists;
+//! `mean` is `post_layernorm(mean of patch tokens)`, projected like `image_embeds`. `cls` is
+//! resolved before it gets here ([`super::pooling::resolve_image_pooling`]).
 //!
 //! The embeddings and LayerNorms are candle ops; the encoder layers run on the host kernels of
 //! [`super::host_clip`] for CPU f32 (1.2x faster per image on the demo model, BENCHMARKS.md) and
@@ -100,7 +101,8 @@ impl ClipVisionEncoder {
         let projection = projection_vb
             .map(|vb| linear_no_bias(cfg.hidden_size, cfg.projection_dim, vb))
             .transpose()?;
-        let dim = if projection.is_some() { cfg.projection_dim } else { cfg.hidden_size };
+        let projected = projection.is_some() && pooling != Pooling::PoolerOutput;
+        let dim = if projected { cfg.projection_dim } else { cfg.hidden_size };
         Ok(ClipVisionEncoder { embeddings, pre_layrnorm, layers, post_layernorm, projection, pooling, dim, image_size: cfg.image_size })
     }
 
@@ -131,13 +133,13 @@ impl ImageEncoder for ClipVisionEncoder {
     fn embed(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let h = self.last_hidden_state(pixel_values)?; // (b, 1 + P, d)
         let pooled = match self.pooling {
-            Pooling::Cls => h.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?,
             Pooling::Mean => pooling::mean_patches(&h)?.to_dtype(h.dtype())?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => h.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?,
         };
-        let pooled = self.post_layernorm.forward(&pooled)?; // (b, d)
-        let out = match &self.projection {
-            Some(p) => p.forward(&pooled)?,
-            None => pooled,
+        let pooled = self.post_layernorm.forward(&pooled)?; // (b, hidden): pooler_output
+        let out = match (&self.projection, self.pooling) {
+            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds) => p.forward(&pooled)?, // (b, projection_dim)
+            _ => pooled,
         };
         out.to_dtype(DType::F32)
     }

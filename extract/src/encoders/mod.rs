@@ -133,7 +133,7 @@ pub(crate) fn strip_prefix(vb: VarBuilder<'static>, prefix: &str, probe: &str) -
 }
 
 /// Loads an image model (`vit`, `clip_vision_model`, `clip`) from a folder or hub id.
-/// `pooling` defaults to `cls`. Errors: unresolvable spec, unsupported `model_type`, a text
+/// `pooling` defaults to `cls` (for CLIP resolved to [`pooling::CLIP_CLS_DEFAULT`]). Errors: unresolvable spec, unsupported `model_type`, a text
 /// model, missing or mis-shaped tensors (named by candle).
 pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, dtype: DType) -> Result<ImageModel> {
     if dtype == DType::BF16 && device.is_cpu() {
@@ -141,7 +141,8 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     }
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
-    let pooling = pooling.unwrap_or_default();
+    let pooling = pooling::resolve_image_pooling(pooling, matches!(cfg, ModelConfig::ClipVision(_)))
+        .with_context(|| format!("model {spec:?}"))?;
     let vb = files.var_builder(dtype, device)?;
     let (encoder, image_size, clip_style): (Box<dyn ImageEncoder>, usize, bool) = match &cfg {
         ModelConfig::Vit(c) => {

@@ -11,20 +11,50 @@ use std::str::FromStr;
 /// How token states become one feature vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Pooling {
-    /// The first token (`[CLS]`, ViT/CLIP class token).
+    /// The first token (`[CLS]`, ViT class token after the final LayerNorm). For CLIP it stands
+    /// for [`CLIP_CLS_DEFAULT`] and is resolved by [`resolve_image_pooling`].
     #[default]
     Cls,
     /// Mean over patch tokens (images) or over unmasked tokens (text).
     Mean,
+    /// CLIP only: HF `pooler_output` = `post_layernorm(last_hidden_state[:, 0])`, before
+    /// `visual_projection` (`hidden_size`, 768 for ViT-B/16): the feature of CLIP's own
+    /// linear-probe results (Radford et al. 2021, appendix A.3).
+    PoolerOutput,
+    /// CLIP only: HF `image_embeds` = `visual_projection(pooler_output)` (`projection_dim`, 512
+    /// for ViT-B/16), the contrastive embedding.
+    ImageEmbeds,
 }
 
+/// What `cls` (the default) means for CLIP image models (issue 13, point 5: chosen by the 3-seed
+/// val top-1 of `probe` and `fusion` on the demo; README "Encoders").
+pub const CLIP_CLS_DEFAULT: Pooling = Pooling::ImageEmbeds;
+
 impl Pooling {
-    /// `"cls"` or `"mean"`.
+    /// `"cls"`, `"mean"`, `"pooler_output"` or `"image_embeds"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Pooling::Cls => "cls",
             Pooling::Mean => "mean",
+            Pooling::PoolerOutput => "pooler_output",
+            Pooling::ImageEmbeds => "image_embeds",
         }
+    }
+}
+
+/// The image pooling an encoder runs: `requested` (default `cls`) with `cls` resolved to
+/// [`CLIP_CLS_DEFAULT`] for CLIP, so that a cache records what its `x_v` really is.
+///
+/// # Errors
+/// `pooler_output` or `image_embeds` for a model that is not CLIP.
+pub fn resolve_image_pooling(requested: Option<Pooling>, clip: bool) -> Result<Pooling> {
+    let p = requested.unwrap_or_default();
+    match (p, clip) {
+        (Pooling::Cls, true) => Ok(CLIP_CLS_DEFAULT),
+        (Pooling::PoolerOutput | Pooling::ImageEmbeds, false) => {
+            bail!("image pooling {p} applies to CLIP models only; use cls or mean")
+        }
+        _ => Ok(p),
     }
 }
 
@@ -40,7 +70,9 @@ impl FromStr for Pooling {
         match s.trim().to_ascii_lowercase().as_str() {
             "cls" => Ok(Pooling::Cls),
             "mean" => Ok(Pooling::Mean),
-            other => bail!("unknown pooling {other:?}: expected cls or mean"),
+            "pooler_output" | "pooler" => Ok(Pooling::PoolerOutput),
+            "image_embeds" | "projected" => Ok(Pooling::ImageEmbeds),
+            other => bail!("unknown pooling {other:?}: expected cls, mean, pooler_output or image_embeds"),
         }
     }
 }

@@ -84,6 +84,9 @@ pub fn load_text_model(spec: &str, pooling: Option<Pooling>, device: &Device, dt
     };
     let st = sentence_transformers_cfg(&files)?;
     let pooling = pooling.or(st.pooling).unwrap_or_default();
+    if !matches!(pooling, Pooling::Cls | Pooling::Mean) {
+        bail!("model {spec:?}: text pooling {pooling} is an image pooling; use cls or mean");
+    }
     let max_tokens = st.max_seq_length.map_or(cfg.max_position_embeddings, |m| m.min(cfg.max_position_embeddings));
     let tokenizer = TextTokenizer::from_file(&files.required("tokenizer.json")?, max_tokens, cfg.pad_token_id as u32)?;
     let vb = strip_prefix(files.var_builder(dtype, device)?, "bert", "embeddings.word_embeddings.weight");
@@ -110,8 +113,9 @@ impl TextModel {
         let t = self.tokenizer.encode(texts, &self.device)?;
         let hidden = self.last_hidden_state_of(&t.input_ids, &t.token_type_ids, &t.attention_mask)?;
         let pooled = match self.info.pooling {
-            Pooling::Cls => pooling::cls(&hidden)?.to_dtype(DType::F32)?,
             Pooling::Mean => pooling::masked_mean(&hidden, &t.attention_mask)?,
+            // pooler_output / image_embeds are refused for text models at load time.
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pooling::cls(&hidden)?.to_dtype(DType::F32)?,
         };
         let out = if self.normalize { pooling::l2_normalize(&pooled)? } else { pooled };
         Ok((out, t.truncated))

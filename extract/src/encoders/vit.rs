@@ -54,8 +54,9 @@ impl ImageEncoder for VitEncoder {
     fn embed(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let h = self.last_hidden_state(pixel_values)?;
         match self.pooling {
-            Pooling::Cls => pooling::cls(&h)?.to_dtype(DType::F32),
             Pooling::Mean => pooling::mean_patches(&h),
+            // pooler_output / image_embeds are CLIP-only and refused for ViT at load time.
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pooling::cls(&h)?.to_dtype(DType::F32),
         }
     }
 

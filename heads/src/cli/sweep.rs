@@ -8,6 +8,7 @@ use clap::Args;
 
 use super::train::{effective_config, parse_device};
 use crate::train::features::Features;
+use crate::model::config::HeadsConfig;
 use crate::train::{train_mode, Mode};
 use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics, Worker};
 
@@ -66,8 +67,15 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
     let base = effective_config(args.config.as_deref(), &args.set)?;
     // Checked before the (slow) cache load; run_sweep checks again, cheaply.
-    let runs = prepare_runs(&spec, &base, mode.as_str())
+    let mut runs = prepare_runs(&spec, &base, mode.as_str())
         .with_context(|| format!("sweep file {}", args.sweep.display()))?;
+    let mut references = Vec::new();
+    for name in &spec.reference {
+        let r: Mode = name.parse().with_context(|| format!("sweep file {}: `reference`", args.sweep.display()))?;
+        let r_spec = spec.reference_spec(r.as_str());
+        runs.extend(prepare_runs(&r_spec, &base, r.as_str())?);
+        references.push((r, r_spec));
+    }
     if runs.iter().any(|(_, c)| c.val_fraction != base.val_fraction) {
         bail!(
             "sweep file {}: `val_fraction` cannot be swept: the val split is built once from the \
@@ -103,10 +111,22 @@ pub fn run(args: SweepArgs) -> Result<()> {
         );
     }
     let opts = EngineOptions { jobs, worker: args.worker, progress: !args.quiet };
-    let outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, |cfg, seed| {
-        let r = train_mode(&features, cfg, mode, cfg.seed + seed)?;
-        Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
-    })?;
+    let train = |mode: Mode| {
+        let features = &features;
+        move |cfg: &HeadsConfig, seed: u64| -> Result<TrialMetrics> {
+            let r = train_mode(features, cfg, mode, cfg.seed + seed)?;
+            Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
+        }
+    };
+    let mut outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, train(mode))?;
+    // Reference modes: every seed with only the [fixed] overrides, for the paired comparison.
+    for (r, r_spec) in &references {
+        let o = run_sweep(r_spec, &base, r.as_str(), &args.out, &opts, train(*r))?;
+        outcome.assigned += o.assigned;
+        outcome.already_done += o.already_done;
+        outcome.ran += o.ran;
+        outcome.failures.extend(o.failures);
+    }
     if !args.quiet {
         eprintln!(
             "this worker: {} runs assigned, {} already done, {} trained, {} failed",

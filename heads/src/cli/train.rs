@@ -6,7 +6,7 @@ use crate::model::config::HeadsConfig;
 use crate::train::features::Features;
 use crate::train::{train_mode_with, Mode, RunOptions};
 use crate::report::report_input;
-use crate::report::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
+use crate::report::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeFailure, ModeRuns};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -26,7 +26,8 @@ pub struct TrainArgs {
     /// Override one config key, e.g. `--set lr=3e-4 --set fusion=hm` (repeatable; after --config).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Which ablation to train: baseline, ema, mlp, cdr, fusion or all.
+    /// Which ablation to train: probe, baseline, ema, mlp, cdr, fusion, a comma-separated list,
+    /// or all.
     #[arg(long, default_value = "all")]
     pub mode: String,
     /// Train each mode with this many seeds (seed, seed+1, ...); metrics report mean and std.
@@ -56,12 +57,21 @@ pub fn effective_config(config: Option<&Path>, sets: &[String]) -> Result<HeadsC
     Ok(cfg)
 }
 
-/// Parses `--mode` (`all` = the five modes in table order).
+/// Parses `--mode`: `all` (every mode in table order) or a comma-separated list of modes.
+///
+/// # Errors
+/// An unknown name; the message lists every accepted value, `all` included.
 pub fn parse_modes(s: &str) -> Result<Vec<Mode>> {
     if s.trim().eq_ignore_ascii_case("all") {
         return Ok(Mode::ALL.to_vec());
     }
-    s.split(',').map(|m| m.parse::<Mode>().with_context(|| "--mode (or `all`)".to_string())).collect()
+    let accepted = || format!("all, {}", Mode::ALL.map(|m| m.as_str()).join(", "));
+    s.split(',')
+        .map(|m| {
+            m.parse::<Mode>()
+                .map_err(|_| anyhow::anyhow!("--mode `{}`: expected one of {} (or a comma-separated list)", m.trim(), accepted()))
+        })
+        .collect()
 }
 
 /// Parses `--device`.
@@ -90,37 +100,64 @@ pub fn run(args: TrainArgs) -> Result<()> {
     write_cache_metadata(&args.out, &cache.metadata)?;
     let opts = RunOptions { progress: !args.quiet };
     let mut results = Vec::new();
+    let mut failed = Vec::new();
     for mode in modes {
-        let mut runs = Vec::new();
-        for s in 0..args.seeds as u64 {
-            let seed = cfg.seed + s;
-            if !args.quiet {
-                eprintln!("training {mode} (seed {seed})");
+        match train_seeds(&features, &cfg, mode, args.seeds, args.quiet, &opts) {
+            Ok(runs) => results.push(ModeRuns { mode, runs }),
+            Err(e) => {
+                // One failing mode (e.g. a NaN loss at a high lr) does not lose the others
+                // (issue 13, point 4): it is reported and the exit status is non-zero at the end.
+                let reason = one_line(&format!("{e:#}"));
+                eprintln!("{mode}: failed: {reason}");
+                failed.push(ModeFailure { mode, reason });
             }
-            let mut r = train_mode_with(&features, &cfg, mode, seed, &opts).with_context(|| format!("training mode {mode}"))?;
-            if s > 0 {
-                // Only the first seed's embeddings and weights are written; free the rest.
-                r.embeddings = None;
-                r.weights.clear();
-            }
-            if !args.quiet {
-                eprintln!(
-                    "{mode}: val top-1 {:.2} %, test top-1 {:.2} % ({:.1} s)",
-                    r.val.top1, r.test.top1, r.seconds
-                );
-            }
-            runs.push(r);
         }
-        results.push(ModeRuns { mode, runs });
     }
-    write_metrics(&args.out, &results)?;
+    write_metrics(&args.out, &results, &failed)?;
     write_heads(&args.out, &results, &features, &cfg)?;
     write_predictions(&args.out, &results, &features)?;
-    let input = report_input(&cache.metadata.dataset, &results, &features, &cfg)?;
+    let input = report_input(&cache.metadata.dataset, &results, &failed, &features, &cfg)?;
     let rep = crate::report::write_report(&args.out, &input)?;
     for s in &rep.skipped {
         eprintln!("note: {s}");
     }
-    print!("{}", ablation_table(&results));
+    print!("{}", ablation_table(&results, &failed));
+    if !failed.is_empty() {
+        let names: Vec<&str> = failed.iter().map(|f| f.mode.as_str()).collect();
+        bail!(
+            "{} of {} modes failed ({}); the results of the others are in {}",
+            failed.len(),
+            failed.len() + results.len(),
+            names.join(", "),
+            args.out.display()
+        );
+    }
     Ok(())
+}
+
+/// Trains `mode` with `seeds` seeds (`cfg.seed`, `cfg.seed + 1`, ...); the first error ends it.
+fn train_seeds(features: &Features, cfg: &HeadsConfig, mode: Mode, seeds: usize, quiet: bool, opts: &RunOptions) -> Result<Vec<crate::train::ModeResult>> {
+    let mut runs = Vec::new();
+    for s in 0..seeds as u64 {
+        let seed = cfg.seed + s;
+        if !quiet {
+            eprintln!("training {mode} (seed {seed})");
+        }
+        let mut r = train_mode_with(features, cfg, mode, seed, opts).with_context(|| format!("training mode {mode} (seed {seed})"))?;
+        if s > 0 {
+            // Only the first seed's embeddings and weights are written; free the rest.
+            r.embeddings = None;
+            r.weights.clear();
+        }
+        if !quiet {
+            eprintln!("{mode}: val top-1 {:.2} %, test top-1 {:.2} % ({:.1} s)", r.val.top1, r.test.top1, r.seconds);
+        }
+        runs.push(r);
+    }
+    Ok(runs)
+}
+
+/// `text` on one line: line breaks and runs of spaces become single spaces.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

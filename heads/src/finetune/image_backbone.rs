@@ -64,7 +64,8 @@ pub fn load_image_backbone(spec: &str, pooling: Option<Pooling>, freeze: FreezeS
     let cfg = load_config(&files.config)?;
     let layers = num_layers(&cfg);
     freeze.validate(layers, "image model")?;
-    let pooling = pooling.unwrap_or_default();
+    let pooling = marnet_extract::encoders::pooling::resolve_image_pooling(pooling, matches!(cfg, ModelConfig::ClipVision(_)))
+        .with_context(|| format!("model {spec:?}"))?;
     let source = files.var_builder(dtype, device)?;
     let varmap = VarMap::new();
     let pred = Arc::new(move |n: &str| freeze.is_trainable(n));

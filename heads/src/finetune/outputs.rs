@@ -73,7 +73,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         results.push(ModeRuns { mode: *mode, runs: vec![r] });
     }
     write_config(out, cfg)?;
-    write_metrics(out, &results)?;
+    write_metrics(out, &results, &[])?;
     write_predictions(out, &results, f)?;
     // heads.safetensors records d_v: the backbone width, not the placeholder of the rows.
     let mut f_heads = f.clone();
@@ -84,7 +84,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         .map(|r| ModeRuns { mode: r.mode, runs: r.runs.clone() })
         .collect();
     write_heads(out, &weight_runs, &f_heads, cfg)?;
-    let input = crate::report::report_input(&format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model), &results, f, cfg)?;
+    let input = crate::report::report_input(&format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model), &results, &[], f, cfg)?;
     match crate::report::write_report(out, &input) {
         Ok(rep) => {
             for n in rep.skipped {
@@ -119,7 +119,7 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         export_backbone(&s.image.files, &s.image_values()?, dir).with_context(|| format!("--export-backbone {}", dir.display()))?;
     }
     if s.opts.progress {
-        eprint!("{}", ablation_table(&results));
+        eprint!("{}", ablation_table(&results, &[]));
     }
     Ok(outcome)
 }

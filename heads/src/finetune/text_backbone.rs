@@ -76,8 +76,9 @@ impl TextBackbone {
         let t = self.tokenizer.encode(texts, &self.device)?;
         let h = self.encoder.forward(&t.input_ids, &t.token_type_ids, &t.attention_mask)?;
         let pooled = match self.pooling {
-            Pooling::Cls => pool::cls(&h)?.to_dtype(DType::F32)?,
             Pooling::Mean => pool::masked_mean(&h, &t.attention_mask)?,
+            // Image poolings are refused for text models when the model loads.
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?.to_dtype(DType::F32)?,
         };
         Ok(if self.normalize { pool::l2_normalize(&pooled)? } else { pooled })
     }

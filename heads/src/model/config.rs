@@ -48,6 +48,25 @@ pub enum FusionFeatures {
     Onestep,
 }
 
+/// Which phase-1 epoch the two-phase modes keep (issue 13, point 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase1Select {
+    /// The epoch with the lowest val loss `L_EMA + L_CDR` (fixed noise).
+    ValLoss,
+    /// The last epoch run, as the independent PyTorch implementation does.
+    Last,
+}
+
+impl fmt::Display for Phase1Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Phase1Select::ValLoss => "val_loss",
+            Phase1Select::Last => "last",
+        })
+    }
+}
+
 /// Reverse-process sampler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -123,18 +142,40 @@ pub struct HeadsConfig {
     pub lr: f64,
     /// AdamW decoupled weight decay. Default 1e-4.
     pub weight_decay: f64,
+    /// Decay every parameter (true) instead of weights only (false, default: no decay on
+    /// biases, LayerNorm gains, `logit_scale` and other 1-d parameters; CLIP / open_clip).
+    pub weight_decay_all: bool,
     /// Dropout before every classifier (and in the fusion classifier). Default 0.
     pub dropout: f64,
-    /// Mini-batch size. Default 256.
+    /// Largest mini-batch size. Default 256.
     pub batch: usize,
+    /// Lower bound on optimiser steps per epoch: the batch shrinks to `n_train /
+    /// min_steps_per_epoch` rows when that is smaller than `batch`; 0 = off. Default 8.
+    pub min_steps_per_epoch: usize,
+    /// Lower bound on optimiser steps per phase: the epochs grow until they reach it; 0 = off.
+    /// Default 1000.
+    pub min_steps: usize,
     /// Epochs of phase 1 (and of single-phase modes). Default 50.
     pub epochs: usize,
     /// Epochs of phase 2 (fusion / cdr classifier on sampled features). Default 50.
     pub phase2_epochs: usize,
     /// Fraction of the steps used for linear learning-rate warmup. Default 0.05.
     pub warmup: f64,
-    /// Stop a phase after this many epochs without a better val top-1; 0 = never. Default 10.
+    /// Stop a phase after this many epochs without a better val score; 0 = never. Default 10.
     pub patience: usize,
+    /// Fraction of a phase's epochs before which early stopping cannot end it (the learning
+    /// rate has decayed by then). Default 0.5.
+    pub patience_start: f64,
+    /// Phase-1 epoch the two-phase modes keep: `val_loss` or `last`.
+    pub phase1_select: Phase1Select,
+    /// Cross-fitted phase 2: train phase 1 on k folds of the train rows and give the phase-2
+    /// classifier out-of-fold `x_CDR`/`x_EMA` for them; 0 = off (a fold count >= 2 turns it on).
+    pub crossfit_folds: usize,
+    /// L2 strengths `λ` tried by the linear probe (mode `probe`), the best chosen on val top-1
+    /// (loss `Σ CE + λ/2·‖W‖²`, i.e. `λ = 1/C` of scikit-learn). Default 10^-3 .. 10^3.
+    pub probe_l2: Vec<f64>,
+    /// L-BFGS iterations of the linear probe at most. Default 1000.
+    pub probe_max_iter: usize,
     /// Seed of every random choice (init, shuffling, noise, sampling). Default 0.
     pub seed: u64,
     /// Fraction of train held out (stratified) when the dataset has no val split. Default 0.1.
@@ -170,12 +211,20 @@ impl Default for HeadsConfig {
             samples: 1,
             lr: 1e-3,
             weight_decay: 1e-4,
+            weight_decay_all: false,
             dropout: 0.0,
             batch: 256,
+            min_steps_per_epoch: 8,
+            min_steps: 1000,
             epochs: 50,
             phase2_epochs: 50,
             warmup: 0.05,
             patience: 10,
+            patience_start: 0.5,
+            phase1_select: Phase1Select::ValLoss,
+            crossfit_folds: 0,
+            probe_l2: vec![1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1e3],
+            probe_max_iter: 1000,
             seed: 0,
             val_fraction: 0.1,
             log_every: 20,
@@ -193,8 +242,10 @@ impl HeadsConfig {
             "d", "alpha1", "beta", "alpha2", "gamma", "tau_init", "max_inv_tau", "timesteps",
             "schedule", "beta_start", "beta_end", "cosine_s", "hidden", "activation", "temb_dim",
             "cond_dropout", "guidance", "fusion", "fusion_features", "sampler", "ddim_steps",
-            "samples", "lr", "weight_decay", "dropout", "batch", "epochs", "phase2_epochs",
-            "warmup", "patience", "seed", "val_fraction", "log_every",
+            "samples", "lr", "weight_decay", "weight_decay_all", "dropout", "batch",
+            "min_steps_per_epoch", "min_steps", "epochs", "phase2_epochs", "warmup", "patience",
+            "patience_start", "phase1_select", "crossfit_folds", "probe_l2", "probe_max_iter",
+            "seed", "val_fraction", "log_every",
         ]
     }
 
@@ -325,6 +376,19 @@ impl HeadsConfig {
         at_least_one("epochs", self.epochs)?;
         at_least_one("phase2_epochs", self.phase2_epochs)?;
         unit_half_open("warmup", self.warmup)?;
+        if !(0.0..=1.0).contains(&self.patience_start) {
+            bail!("config key `patience_start` = {}: expected a fraction in [0, 1]", self.patience_start);
+        }
+        if self.crossfit_folds == 1 {
+            bail!("config key `crossfit_folds` = 1: expected 0 (off) or at least 2 folds");
+        }
+        if self.probe_l2.is_empty() {
+            bail!("config key `probe_l2` = []: expected at least one L2 strength");
+        }
+        for &l in &self.probe_l2 {
+            non_negative("probe_l2", l)?;
+        }
+        at_least_one("probe_max_iter", self.probe_max_iter)?;
         unit_open("val_fraction", self.val_fraction)?;
         at_least_one("log_every", self.log_every)?;
         // Sampling starts from x_s^T ~ N(0, I); that is only the true marginal at t = T when

@@ -25,6 +25,8 @@ struct Slot {
     var: Var,
     m: Vec<f32>,
     v: Vec<f32>,
+    /// Whether the decoupled weight decay applies (false: biases, gains, `logit_scale`).
+    decay: bool,
 }
 
 /// Fused AdamW over f32 CPU variables; see the module docs.
@@ -54,13 +56,22 @@ impl FusedAdamW {
     /// # Errors
     /// A variable that is not f32 or not on the CPU.
     pub fn new(vars: Vec<Var>, params: ParamsAdamW) -> Result<Self> {
+        Self::with_decay_groups(vars.into_iter().map(|v| (v, true)).collect(), params)
+    }
+
+    /// Zero moments for every variable; `(var, decay)`: the weight decay applies only to the
+    /// variables with `decay` true (parameter groups, as in PyTorch's `AdamW(param_groups)`).
+    ///
+    /// # Errors
+    /// A variable that is not f32 or not on the CPU.
+    pub fn with_decay_groups(vars: Vec<(Var, bool)>, params: ParamsAdamW) -> Result<Self> {
         let mut slots = Vec::with_capacity(vars.len());
-        for var in vars {
+        for (var, decay) in vars {
             if var.dtype() != DType::F32 || !var.device().is_cpu() {
                 bail!("FusedAdamW needs f32 CPU variables, got {:?} on {:?}", var.dtype(), var.device());
             }
             let n = var.elem_count();
-            slots.push(Slot { var, m: vec![0.0; n], v: vec![0.0; n] });
+            slots.push(Slot { var, m: vec![0.0; n], v: vec![0.0; n], decay });
         }
         Ok(Self { slots, params, step_t: 0 })
     }
@@ -101,6 +112,8 @@ impl FusedAdamW {
         for slot in self.slots.iter_mut() {
             let Some(g) = grads.get(slot.var.as_tensor()) else { continue };
             let g = g.contiguous()?;
+            // θ·1.0 is exact, so a slot without decay is updated as with weight_decay = 0.
+            let c = if slot.decay { c } else { Consts { decay: 1.0, ..c } };
             let op = InPlaceUpdate { moments: Mutex::new((&mut slot.m, &mut slot.v)), c };
             slot.var.as_tensor().inplace_op2(&g, &op)?;
         }

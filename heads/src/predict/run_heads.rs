@@ -136,6 +136,8 @@ impl RunHeads {
             let mut pb = ParamBuilder::new(&varmap, &mut init, device);
             match mode {
                 Mode::Baseline => Net::Baseline(pb.scoped("baseline", |pb| pb.linear("classifier", d_v, k))?),
+                // The linear probe has the baseline's form: logits = x_v Wᵀ + b.
+                Mode::Probe => Net::Baseline(pb.scoped("probe", |pb| pb.linear("classifier", d_v, k))?),
                 Mode::Ema => Net::Ema(Ema::new(&mut pb, d_v, d_s, k, &cfg)?),
                 Mode::Mlp | Mode::Cdr | Mode::Fusion => {
                     let ema = Ema::new(&mut pb, d_v, d_s, k, &cfg)?;

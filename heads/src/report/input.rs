@@ -3,14 +3,14 @@
 //! [`super::markdown`] stays plain data (used by `train` and `finetune`).
 
 use super::markdown::{CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
-use super::run_output::ModeRuns;
+use super::run_output::{vs_baseline, ModeFailure, ModeRuns};
 use crate::model::config::HeadsConfig;
 use crate::train::features::Features;
 use crate::train::{Mode, ModeResult};
 use anyhow::Result;
 
 /// Maps the results to the report's plain-data input.
-pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &HeadsConfig) -> Result<ReportInput> {
+pub fn report_input(title: &str, results: &[ModeRuns], failed: &[ModeFailure], f: &Features, cfg: &HeadsConfig) -> Result<ReportInput> {
     let rows = results
         .iter()
         .map(|mr| {
@@ -23,6 +23,7 @@ pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &Heads
                 test_top5: m[3],
                 std: (mr.runs.len() > 1).then_some(s),
                 seeds: mr.runs.len(),
+                vs_baseline: vs_baseline(mr, results),
             }
         })
         .collect();
@@ -39,6 +40,7 @@ pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &Heads
         .collect();
     let curves = results
         .iter()
+        .filter(|mr| !mr.runs[0].history.is_empty())
         .map(|mr| {
             let h = &mr.runs[0].history;
             CurveSet {
@@ -72,6 +74,9 @@ pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &Heads
     }
     for mr in results {
         notes.push(format!("{}: {:.1} s training (seed {}).", mr.mode, mr.runs[0].seconds, mr.runs[0].seed));
+        if let Some(l2) = mr.runs[0].probe_l2 {
+            notes.push(format!("{}: L2 strength λ = {l2} chosen on val top-1 among {:?}.", mr.mode, cfg.probe_l2));
+        }
     }
     Ok(ReportInput {
         title: title.to_string(),
@@ -83,5 +88,6 @@ pub fn report_input(title: &str, results: &[ModeRuns], f: &Features, cfg: &Heads
         class_names: f.class_names.clone(),
         confidence,
         notes,
+        failed: failed.iter().map(|x| (x.mode.as_str().to_string(), x.reason.clone())).collect(),
     })
 }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::files::write_atomic;
+use super::paired::PairedDiff;
 use super::{plots, tsne};
 
 /// One row of the ablation table: one mode of paper table 2. Accuracies in percent.
@@ -27,6 +28,8 @@ pub struct ReportRow {
     pub std: Option<[f64; 4]>,
     /// Number of seeds averaged in this row (1 for a single run).
     pub seeds: usize,
+    /// Paired per-seed difference to `baseline` of (val top-1, test top-1), points.
+    pub vs_baseline: Option<(PairedDiff, PairedDiff)>,
 }
 
 /// Similarity of generated to true standardised x_s on the val split.
@@ -80,6 +83,8 @@ pub struct ReportInput {
     pub confidence: Option<(Vec<f32>, Vec<f32>)>,
     /// Extra lines shown under "Notes".
     pub notes: Vec<String>,
+    /// Modes that failed: `(mode, one-line reason)`.
+    pub failed: Vec<(String, String)>,
 }
 
 /// Classes and samples per class in the t-SNE figure (paper fig. 3: 5 classes).
@@ -167,6 +172,7 @@ fn draw_tsne(path: &Path, t: &TsneInput, class_names: &[String]) -> Result<()> {
 /// Which modules of the paper feed the classifier in `mode` (columns "EMA" and "CDR").
 fn components(mode: &str) -> (&'static str, &'static str, &'static str) {
     match mode {
+        "probe" => ("", "", "linear probe on x_v (L-BFGS, L2 on val)"),
         "baseline" => ("", "", "linear classifier on x_v"),
         "ema" => ("✓", "", "EMA: ITA + CE on x_v'"),
         "mlp" => ("", "MLP", "MLP regression of x_s, no diffusion"),
@@ -193,22 +199,19 @@ pub fn render_markdown(input: &ReportInput, plots: &[(String, &str)], skipped: &
     let _ = writeln!(s, "## Ablation (layout of paper table 2)\n");
     let _ = writeln!(
         s,
-        "Top-1 / top-5 accuracy in percent. Model selection uses val; test is reported once per \
-         selected model. Δ = test top-1 minus the baseline's.\n"
+        "Top-1 / top-5 accuracy in percent (mean ± sample std over seeds). Model selection uses \
+         val; test is reported once per selected model. Δ = the paired per-seed difference of top-1 \
+         to `baseline` (same seeds), with its 95 % confidence interval (Student's t) from 2 seeds on.\n"
     );
-    let _ = writeln!(s, "| mode | EMA | CDR | what | seeds | val top-1 | val top-5 | test top-1 | test top-5 | Δ test top-1 |");
-    let _ = writeln!(s, "|---|:-:|:-:|---|--:|--:|--:|--:|--:|--:|");
-    let baseline = input.rows.iter().find(|r| r.mode == "baseline").map(|r| r.test_top1);
+    let _ = writeln!(s, "| mode | EMA | CDR | what | seeds | val top-1 | val top-5 | test top-1 | test top-5 | Δ val top-1 | Δ test top-1 |");
+    let _ = writeln!(s, "|---|:-:|:-:|---|--:|--:|--:|--:|--:|--:|--:|");
     for r in &input.rows {
         let (ema, cdr, what) = components(&r.mode);
         let sd = |i: usize| r.std.map(|s| s[i]);
-        let delta = match baseline {
-            Some(b) if r.mode != "baseline" => format!("{:+.2}", r.test_top1 - b),
-            _ => String::new(),
-        };
+        let (dv, dt) = r.vs_baseline.map(|(v, t)| (v.label(), t.label())).unwrap_or_default();
         let _ = writeln!(
             s,
-            "| {} | {ema} | {cdr} | {what} | {} | {} | {} | {} | {} | {delta} |",
+            "| {} | {ema} | {cdr} | {what} | {} | {} | {} | {} | {} | {dv} | {dt} |",
             r.mode,
             r.seeds,
             fmt_acc(r.val_top1, sd(0)),
@@ -217,7 +220,10 @@ pub fn render_markdown(input: &ReportInput, plots: &[(String, &str)], skipped: &
             fmt_acc(r.test_top5, sd(3)),
         );
     }
-    if input.rows.is_empty() {
+    for (mode, reason) in &input.failed {
+        let _ = writeln!(s, "| {mode} | | | **failed**: {reason} | | | | | | | |");
+    }
+    if input.rows.is_empty() && input.failed.is_empty() {
         let _ = writeln!(s, "\n(no mode was trained)");
     }
 

@@ -6,11 +6,13 @@
 //!   results to its plain-data input.
 //! - [`plots`]: training curves, fig. 3 t-SNE pairs, fig. 4 confidence histograms, sweep plots;
 //!   [`tsne`]: exact t-SNE for them.
+//! - [`paired`]: paired per-seed differences to `baseline` with a 95 % confidence interval.
 //! - [`files`]: atomic writes used by every output.
 
 pub mod files;
 pub mod input;
 pub mod markdown;
+pub mod paired;
 pub mod plots;
 pub mod run_output;
 pub mod tsne;

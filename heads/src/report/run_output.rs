@@ -8,6 +8,7 @@ use crate::model::config::HeadsConfig;
 use crate::train::features::Features;
 use crate::train::metrics::top_indices;
 use crate::train::{Mode, ModeResult};
+use crate::report::paired::{paired_diff, PairedDiff};
 use crate::report::write_atomic;
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray};
@@ -23,6 +24,37 @@ use std::sync::Arc;
 pub struct ModeRuns {
     pub mode: Mode,
     pub runs: Vec<ModeResult>,
+}
+
+/// A mode that failed (issue 13, point 4): the other modes still write their results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModeFailure {
+    pub mode: Mode,
+    /// One line: the error and its causes.
+    pub reason: String,
+}
+
+/// `(seed, value)` of every run of `mr`.
+fn per_seed(mr: &ModeRuns, pick: fn(&ModeResult) -> f64) -> Vec<(u64, f64)> {
+    mr.runs.iter().map(|r| (r.seed, pick(r))).collect()
+}
+
+/// Paired per-seed differences of `mr` to the `baseline` runs in `results`: `(val top-1, test
+/// top-1)`; `None` for the baseline itself or when there is no baseline.
+pub fn vs_baseline(mr: &ModeRuns, results: &[ModeRuns]) -> Option<(PairedDiff, PairedDiff)> {
+    if mr.mode == Mode::Baseline {
+        return None;
+    }
+    let b = results.iter().find(|r| r.mode == Mode::Baseline)?;
+    Some((
+        paired_diff(&per_seed(mr, |r| r.val.top1), &per_seed(b, |r| r.val.top1))?,
+        paired_diff(&per_seed(mr, |r| r.test.top1), &per_seed(b, |r| r.test.top1))?,
+    ))
+}
+
+fn diff_json(p: &PairedDiff) -> Value {
+    let num = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+    json!({"mean": p.mean, "ci95": [num(p.lo), num(p.hi)], "n": p.n})
 }
 
 fn mean_std(v: &[f64]) -> (f64, f64) {
@@ -49,9 +81,11 @@ impl ModeRuns {
 
 /// The JSON of `metrics.json`: per mode `{"val": {"top1","top5","mean_class_recall",
 /// "per_class_recall"}, "test": {...}}` (first seed's recall), plus `generation` (sampled-vs-true
-/// val cosine / MSE) and `tau` where they exist; with several seeds `top1`/`top5` are means and
-/// `std` and `per_seed` are added. Holds no timings, so the same seed gives the same file.
-pub fn metrics_json(results: &[ModeRuns]) -> Value {
+/// val cosine / MSE), `tau` and `probe_l2` where they exist, `vs_baseline` (paired per-seed
+/// difference of val and test top-1 to `baseline`: `{"mean", "ci95": [lo, hi], "n"}`, points);
+/// with several seeds `top1`/`top5` are means and `std` and `per_seed` are added. A failed mode
+/// is `{"failed": "<reason>"}`. Holds no timings, so the same seed gives the same file.
+pub fn metrics_json(results: &[ModeRuns], failed: &[ModeFailure]) -> Value {
     let mut out = Map::new();
     for mr in results {
         let first = &mr.runs[0];
@@ -69,6 +103,12 @@ pub fn metrics_json(results: &[ModeRuns]) -> Value {
         if let Some(t) = first.tau {
             o.insert("tau".into(), json!(t));
         }
+        if let Some(l2) = first.probe_l2 {
+            o.insert("probe_l2".into(), json!(l2));
+        }
+        if let Some((val, test)) = vs_baseline(mr, results) {
+            o.insert("vs_baseline".into(), json!({"val_top1": diff_json(&val), "test_top1": diff_json(&test)}));
+        }
         o.insert("epochs_run".into(), json!(first.history.len()));
         if mr.runs.len() > 1 {
             o.insert("seeds".into(), json!(mr.runs.iter().map(|r| r.seed).collect::<Vec<_>>()));
@@ -82,20 +122,34 @@ pub fn metrics_json(results: &[ModeRuns]) -> Value {
         }
         out.insert(mr.mode.as_str().into(), Value::Object(o));
     }
+    for f in failed {
+        out.insert(f.mode.as_str().into(), json!({"failed": f.reason}));
+    }
     Value::Object(out)
 }
 
 /// The ablation table (rows in table-2 order, columns val/test top-1/top-5, percent; `± std`
-/// with several seeds).
-pub fn ablation_table(results: &[ModeRuns]) -> String {
-    let mut s = format!("{:<10} {:>16} {:>16} {:>16} {:>16}\n", "mode", "val top-1", "val top-5", "test top-1", "test top-5");
+/// with several seeds; the paired difference of test top-1 to `baseline` with its 95 %
+/// interval; failed modes with their reason).
+pub fn ablation_table(results: &[ModeRuns], failed: &[ModeFailure]) -> String {
+    let mut s = format!(
+        "{:<10} {:>16} {:>16} {:>16} {:>16}  {}\n",
+        "mode", "val top-1", "val top-5", "test top-1", "test top-5", "Δ test top-1 vs baseline [95% CI]"
+    );
     for mode in Mode::ALL {
+        if let Some(f) = failed.iter().find(|f| f.mode == mode) {
+            s.push_str(&format!("{:<10} failed: {}\n", mode.as_str(), f.reason));
+            continue;
+        }
         let Some(mr) = results.iter().find(|r| r.mode == mode) else { continue };
         let (m, sd) = mr.summary();
         s.push_str(&format!("{:<10}", mode.as_str()));
         for i in 0..4 {
             let cell = if mr.runs.len() > 1 { format!("{:.2} ± {:.2}", m[i], sd[i]) } else { format!("{:.2}", m[i]) };
             s.push_str(&format!(" {cell:>16}"));
+        }
+        if let Some((_, test)) = vs_baseline(mr, results) {
+            s.push_str(&format!("  {}", test.label()));
         }
         s.push('\n');
     }
@@ -119,8 +173,8 @@ pub fn write_cache_metadata(dir: &Path, meta: &CacheMetadata) -> Result<()> {
 }
 
 /// Writes `metrics.json` (pretty-printed).
-pub fn write_metrics(dir: &Path, results: &[ModeRuns]) -> Result<()> {
-    let text = serde_json::to_string_pretty(&metrics_json(results))? + "\n";
+pub fn write_metrics(dir: &Path, results: &[ModeRuns], failed: &[ModeFailure]) -> Result<()> {
+    let text = serde_json::to_string_pretty(&metrics_json(results, failed))? + "\n";
     write_atomic(&dir.join("metrics.json"), text.as_bytes())
 }
 

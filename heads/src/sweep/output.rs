@@ -15,6 +15,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
+use crate::report::paired::paired_diff;
 use super::record::{load_records, TrialRecord};
 use super::summary::{classify_keys, group_trials, most_influential_key, val_top1_by_value, TrialGroup};
 use super::value::Value;
@@ -186,7 +187,8 @@ pub fn render_leaderboard(
         s,
         "{runs} runs of {} trials, ranked by mean val top-1 over seeds (± sample standard \
          deviation). Test top-1 is shown for the top {TEST_SHOWN_FOR_TOP} only: choose on val, \
-         read test once.\n",
+         read test once. Δ columns: the paired per-seed difference to `baseline` (same seeds) \
+         with its 95 % confidence interval (Student's t).\n",
         groups.len()
     );
     if !fixed.is_empty() {
@@ -200,6 +202,13 @@ pub fn render_leaderboard(
     }
     header.extend(swept.iter().cloned());
     header.extend(["seeds", "val top-1", "val top-5", "test top-1", "s/run"].map(String::from));
+    // Paired per-seed differences to the `baseline` runs of a `reference` (a sweep of another
+    // mode that also ran `baseline`); a sweep of `baseline` itself has no reference row.
+    let baseline = if multi_mode { groups.iter().find(|g| g.mode == "baseline") } else { None };
+    if baseline.is_some() {
+        header.push("Δ val top-1 vs baseline [95% CI]".into());
+        header.push("Δ test top-1 vs baseline".into());
+    }
     let _ = writeln!(s, "| {} |", header.join(" | "));
     let _ = writeln!(s, "|{}", "---|".repeat(header.len()));
     for (i, g) in groups.iter().enumerate() {
@@ -217,6 +226,15 @@ pub fn render_leaderboard(
             "·".into()
         });
         row.push(format!("{:.1}", g.seconds));
+        if let Some(b) = baseline {
+            let same = std::ptr::eq(b, g);
+            row.push(if same { "–".into() } else { paired_diff(&g.per_seed_val, &b.per_seed_val).map(|d| d.label()).unwrap_or_default() });
+            row.push(if same || i >= TEST_SHOWN_FOR_TOP {
+                "·".into()
+            } else {
+                paired_diff(&g.per_seed_test, &b.per_seed_test).map(|d| d.label()).unwrap_or_default()
+            });
+        }
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
     if let Some((key, spread)) = influential {

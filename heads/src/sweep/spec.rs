@@ -3,6 +3,8 @@
 //! ```toml
 //! seeds = 2                 # runs per trial, with seeds 0..seeds (default 1)
 //! mode = "fusion"           # optional; `--mode` on the command line wins
+//! reference = ["baseline"]  # optional: modes also run once per seed with [fixed] only; the
+//!                           # leaderboard shows each trial's paired difference to `baseline`
 //! [fixed]                   # the same override in every trial
 //! epochs = 5
 //! [grid]                    # every combination (cartesian product)
@@ -55,9 +57,17 @@ pub struct SweepSpec {
     pub fixed: BTreeMap<String, Value>,
     pub grid: BTreeMap<String, Vec<Value>>,
     pub random: Option<RandomSpec>,
+    /// Reference modes (e.g. `baseline`, `probe`) run with every seed and only the `[fixed]`
+    /// overrides, so each trial can be compared to them seed by seed (issue 13, point 6).
+    pub reference: Vec<String>,
 }
 
 impl SweepSpec {
+    /// The sweep of one reference mode: the same seeds and `[fixed]`, no grid or random keys.
+    pub fn reference_spec(&self, mode: &str) -> SweepSpec {
+        SweepSpec { seeds: self.seeds, mode: Some(mode.to_string()), fixed: self.fixed.clone(), ..Default::default() }
+    }
+
     /// Keys that take more than one value across trials (grid lists of 2+ values, random keys).
     pub fn swept_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> =
@@ -95,6 +105,15 @@ pub fn parse_sweep(text: &str, origin: &str) -> Result<SweepSpec> {
             ("seeds", other) => bail!("{origin}: `seeds` must be an integer ≥ 1, found `{other}`"),
             ("mode", toml::Value::String(m)) => spec.mode = Some(m.clone()),
             ("mode", other) => bail!("{origin}: `mode` must be a string, found `{other}`"),
+            ("reference", toml::Value::Array(items)) => {
+                for it in items {
+                    let toml::Value::String(m) = it else {
+                        bail!("{origin}: `reference` must be a list of mode names, found `{it}`");
+                    };
+                    spec.reference.push(m.clone());
+                }
+            }
+            ("reference", other) => bail!("{origin}: `reference` must be a list of mode names like [\"baseline\"], found `{other}`"),
             ("fixed", toml::Value::Table(t)) => {
                 for (k, v) in t {
                     spec.fixed.insert(k.clone(), Value::from_toml(v, &format!("{origin}: [fixed] {k}"))?);
@@ -110,8 +129,8 @@ pub fn parse_sweep(text: &str, origin: &str) -> Result<SweepSpec> {
                 bail!("{origin}: `{key}` must be a table ([{key}]), found {}", other.type_str())
             }
             _ => bail!(
-                "{origin}: unknown top-level key `{key}`; expected `seeds`, `mode`, [fixed], [grid] \
-                 or [random]"
+                "{origin}: unknown top-level key `{key}`; expected `seeds`, `mode`, `reference`, \
+                 [fixed], [grid] or [random]"
             ),
         }
     }

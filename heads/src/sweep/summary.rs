@@ -44,6 +44,10 @@ pub struct TrialGroup {
     pub test_top5: MeanStd,
     /// Mean wall-clock seconds per run.
     pub seconds: f64,
+    /// `(seed, val top-1)` of every run (for paired comparisons).
+    pub per_seed_val: Vec<(u64, f64)>,
+    /// `(seed, test top-1)` of every run.
+    pub per_seed_test: Vec<(u64, f64)>,
 }
 
 /// Groups records by (mode, overrides) and ranks the groups by mean val top-1, best first (ties:
@@ -68,6 +72,8 @@ pub fn group_trials(records: &[TrialRecord]) -> Vec<TrialGroup> {
                 test_top1: col(|r| r.metrics.test_top1),
                 test_top5: col(|r| r.metrics.test_top5),
                 seconds: col(|r| r.seconds).mean,
+                per_seed_val: rs.iter().map(|r| (r.seed, r.metrics.val_top1)).collect(),
+                per_seed_test: rs.iter().map(|r| (r.seed, r.metrics.test_top1)).collect(),
             }
         })
         .collect();

@@ -5,6 +5,7 @@
 //! - [`one_phase`]: `baseline` and `ema`; [`two_phase`]: `mlp`, `cdr`, `fusion` (phase 1
 //!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`).
 //! - [`modes`]: [`train_mode`], the entry point for one ablation row of paper table 2.
+//! - [`probe`]: the linear probe on `x_v` (CLIP's protocol, L-BFGS), the yardstick row.
 //! - [`result`]: what a mode produces ([`ModeResult`]); [`metrics`]: top-1/top-5, per-class recall.
 //!
 //! Depends on [`crate::model`] and [`crate::nn`]; reports ([`crate::report`]) read its results.
@@ -13,6 +14,7 @@ pub mod features;
 pub mod metrics;
 pub mod modes;
 pub mod one_phase;
+pub mod probe;
 pub mod result;
 pub mod trainer;
 pub mod two_phase;

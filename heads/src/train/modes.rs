@@ -34,6 +34,7 @@ pub fn train_mode_with(
     cfg.validate()?;
     let start = std::time::Instant::now();
     let mut res = crate::nn::math_pool::on_math_pool(|| match mode {
+        Mode::Probe => super::probe::train_probe(features, cfg, seed),
         Mode::Baseline => train_baseline(features, cfg, seed, opts),
         Mode::Ema => train_ema(features, cfg, seed, opts),
         Mode::Mlp | Mode::Cdr | Mode::Fusion => super::two_phase::train_two_phase(features, cfg, mode, seed, opts),

@@ -4,7 +4,7 @@
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
-use super::trainer::{run_phase, EvalOutcome, Phase};
+use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::config::HeadsConfig;
 use crate::model::ema::Ema;
 use crate::nn::params::{ParamBuilder, SortedVars};
@@ -22,7 +22,7 @@ pub fn train_baseline(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOpti
     let mut drop_rng = HostRng::new(seed, 3);
     let history = run_phase(
         cfg,
-        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_vars_sorted(), rows: &f.train, progress: opts.progress, label: "baseline" },
+        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_named_vars_sorted(), rows: &f.train, progress: opts.progress, label: "baseline", select: Selection::Best },
         &f.device,
         &mut rng,
         |idx, _| {
@@ -71,7 +71,7 @@ pub fn train_ema(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
     let mut drop_rng = HostRng::new(seed, 3);
     let history = run_phase(
         cfg,
-        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_vars_sorted(), rows: &f.train_text, progress: opts.progress, label: "ema" },
+        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_named_vars_sorted(), rows: &f.train_text, progress: opts.progress, label: "ema", select: Selection::Best },
         &f.device,
         &mut rng,
         |idx, _| Ok(ema_loss(&ema, f, idx, cfg, true, &mut drop_rng)?.0),

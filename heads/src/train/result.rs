@@ -16,6 +16,8 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
+    /// The linear probe on `x_v` (CLIP's protocol; [`super::probe`]).
+    Probe,
     Baseline,
     Ema,
     Mlp,
@@ -24,12 +26,13 @@ pub enum Mode {
 }
 
 impl Mode {
-    /// Table order: baseline, ema, mlp, cdr, fusion.
-    pub const ALL: [Mode; 5] = [Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Cdr, Mode::Fusion];
+    /// Table order: probe, baseline, ema, mlp, cdr, fusion (what `--mode all` trains).
+    pub const ALL: [Mode; 6] = [Mode::Probe, Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Cdr, Mode::Fusion];
 
-    /// `"baseline"`, `"ema"`, `"mlp"`, `"cdr"`, `"fusion"`.
+    /// `"probe"`, `"baseline"`, `"ema"`, `"mlp"`, `"cdr"`, `"fusion"`.
     pub fn as_str(self) -> &'static str {
         match self {
+            Mode::Probe => "probe",
             Mode::Baseline => "baseline",
             Mode::Ema => "ema",
             Mode::Mlp => "mlp",
@@ -51,7 +54,7 @@ impl FromStr for Mode {
         Mode::ALL
             .into_iter()
             .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| anyhow::anyhow!("unknown mode `{s}`: expected baseline, ema, mlp, cdr or fusion"))
+            .ok_or_else(|| anyhow::anyhow!("unknown mode `{s}`: expected one of probe, baseline, ema, mlp, cdr, fusion"))
     }
 }
 
@@ -100,6 +103,8 @@ pub struct ModeResult {
     pub generation: Option<GenQuality>,
     /// Learned temperature τ (modes with EMA).
     pub tau: Option<f64>,
+    /// The L2 strength the linear probe chose on val (mode `probe`).
+    pub probe_l2: Option<f64>,
     /// Trained weights by name (`baseline.*`, `ema.*`, `denoiser.*`, ...), sorted.
     pub weights: Vec<(String, Tensor)>,
     /// Wall-clock training time in seconds (not part of metrics.json).
@@ -172,6 +177,7 @@ pub fn finish(
         embeddings: extra.0,
         generation: extra.1,
         tau: extra.2,
+        probe_l2: None,
         weights: named_weights(varmap),
         seconds: 0.0,
     })

@@ -5,41 +5,73 @@
 //! Per step there is no host round trip: the batch indices go to the device, the loss is summed
 //! on the device and read back every `log_every` steps (to stop on NaN) and at the end of the epoch.
 
-use crate::nn::adamw::FusedAdamW;
 use crate::model::config::HeadsConfig;
+use crate::nn::adamw::FusedAdamW;
+use crate::nn::params::decays_by_default;
 use crate::nn::rng::HostRng;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor, Var};
 use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-/// AdamW: the fused host version on the CPU ([`crate::nn::adamw`], bit-for-bit candle_nn's update,
-/// several times faster), candle_nn's own on an accelerator.
-enum Optim {
+/// AdamW with two parameter groups (weights with decay; biases, gains and `logit_scale` without,
+/// unless the config key `weight_decay_all` is true): the fused host version on the CPU
+/// ([`crate::nn::adamw`], bit-for-bit candle_nn's update, several times faster), candle_nn's own
+/// on an accelerator (one optimiser per group, stepping on the same gradients).
+pub enum Optim {
     Fused(FusedAdamW),
-    Candle(AdamW),
+    Candle(Vec<AdamW>),
 }
 
 impl Optim {
-    fn new(vars: Vec<Var>, params: ParamsAdamW, device: &Device) -> Result<Self> {
+    /// AdamW over `vars` (`(name, variable)`) with the config's `lr` and `weight_decay`; the
+    /// decay groups follow [`decays_by_default`] unless `cfg.weight_decay_all`.
+    ///
+    /// # Errors
+    /// A variable that is not f32 (CPU) or a candle error.
+    pub fn new(vars: &[(String, Var)], cfg: &HeadsConfig, device: &Device) -> Result<Self> {
+        let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() };
+        let grouped: Vec<(Var, bool)> = vars
+            .iter()
+            .map(|(name, v)| (v.clone(), cfg.weight_decay_all || decays_by_default(name, v.rank())))
+            .collect();
         Ok(if device.is_cpu() {
-            Optim::Fused(FusedAdamW::new(vars, params)?)
+            Optim::Fused(FusedAdamW::with_decay_groups(grouped, params)?)
         } else {
-            Optim::Candle(AdamW::new(vars, params)?)
+            let (decay, plain): (Vec<_>, Vec<_>) = grouped.into_iter().partition(|(_, d)| *d);
+            let mut opts = Vec::new();
+            for (group, wd) in [(decay, cfg.weight_decay), (plain, 0.0)] {
+                if !group.is_empty() {
+                    let vars = group.into_iter().map(|(v, _)| v).collect();
+                    opts.push(AdamW::new(vars, ParamsAdamW { weight_decay: wd, ..params.clone() })?);
+                }
+            }
+            Optim::Candle(opts)
         })
     }
 
-    fn set_learning_rate(&mut self, lr: f64) {
+    /// Sets the learning rate of the next steps.
+    pub fn set_learning_rate(&mut self, lr: f64) {
         match self {
             Optim::Fused(o) => o.set_learning_rate(lr),
-            Optim::Candle(o) => o.set_learning_rate(lr),
+            Optim::Candle(os) => os.iter_mut().for_each(|o| o.set_learning_rate(lr)),
         }
     }
 
-    fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+    /// Backpropagates the scalar `loss` and applies one update.
+    ///
+    /// # Errors
+    /// candle errors of the backward pass or the update.
+    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
         match self {
             Optim::Fused(o) => o.backward_step(loss),
-            Optim::Candle(o) => Ok(o.backward_step(loss)?),
+            Optim::Candle(os) => {
+                let grads = loss.backward()?;
+                for o in os.iter_mut() {
+                    o.step(&grads)?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -84,14 +116,41 @@ pub struct Phase<'a> {
     pub phase: u8,
     /// Number of epochs (upper bound with early stopping).
     pub epochs: usize,
-    /// Trainable variables (everything else stays frozen).
-    pub vars: Vec<Var>,
+    /// Trainable variables by name (everything else stays frozen); the names pick the
+    /// weight-decay group.
+    pub vars: Vec<(String, Var)>,
     /// Global row indices the phase trains on.
     pub rows: &'a [u32],
     /// Print one line per epoch to stderr.
     pub progress: bool,
     /// Label of the progress lines.
     pub label: &'a str,
+    /// Which epoch's weights the phase ends with.
+    pub select: Selection,
+}
+
+/// Which epoch's weights a phase keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The epoch with the highest [`EvalOutcome::score`] (model selection on val).
+    Best,
+    /// The last epoch run (early stopping still ends the phase).
+    Last,
+}
+
+/// The optimisation budget of a phase over `n` rows: `(batch, steps per epoch, epochs)`.
+///
+/// The batch is `min(batch, max(1, n / min_steps_per_epoch))` (config keys `batch`,
+/// `min_steps_per_epoch`), so a small train split still gets `min_steps_per_epoch` optimiser
+/// steps per epoch instead of one full-batch step, while a large one keeps `batch` (issue 13:
+/// 248 demo rows at batch 256 made 50 epochs 50 steps). The epochs are `epochs`, raised to reach
+/// at least `min_steps` optimiser steps in all.
+pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
+    let by_steps = if cfg.min_steps_per_epoch == 0 { n } else { (n / cfg.min_steps_per_epoch).max(1) };
+    let batch = cfg.batch.min(by_steps).min(n).max(1);
+    let steps_per_epoch = n.div_ceil(batch);
+    let epochs = epochs.max(cfg.min_steps.div_ceil(steps_per_epoch));
+    (batch, steps_per_epoch, epochs)
 }
 
 /// Result of the evaluation after an epoch.
@@ -117,17 +176,18 @@ pub fn run_phase(
     if n == 0 {
         bail!("no training rows for phase {} of {}", phase.phase, phase.label);
     }
-    let batch = cfg.batch.min(n);
-    let steps_per_epoch = n.div_ceil(batch);
-    let total = steps_per_epoch * phase.epochs;
-    let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() };
-    let mut opt = Optim::new(phase.vars.clone(), params, device)?;
+    let (batch, steps_per_epoch, epochs) = budget(n, phase.epochs, cfg);
+    let total = steps_per_epoch * epochs;
+    // Early stopping may end the phase only once this many epochs have run, so that the
+    // learning-rate schedule has decayed before a noisy val curve can stop it.
+    let first_stop = (cfg.patience_start * epochs as f64).ceil() as usize;
+    let mut opt = Optim::new(&phase.vars, cfg, device)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
     let mut best: Option<(f64, Vec<Tensor>)> = None;
     let mut since_best = 0usize;
     let mut global = 0usize;
-    for epoch in 1..=phase.epochs {
+    for epoch in 1..=epochs {
         let t0 = std::time::Instant::now();
         rng.shuffle(&mut order);
         let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
@@ -167,25 +227,99 @@ pub fn run_phase(
         if phase.progress {
             eprintln!(
                 "[{}] phase {} epoch {epoch}/{}: train loss {train_loss:.4}, val top-1 {:.2} %",
-                phase.label, phase.phase, phase.epochs, ev.val_top1
+                phase.label, phase.phase, epochs, ev.val_top1
             );
         }
         let improved = best.as_ref().is_none_or(|(b, _)| ev.score > *b);
         if improved {
-            let snap = phase.vars.iter().map(|v| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
-            best = Some((ev.score, snap));
+            if phase.select == Selection::Best {
+                let snap = phase.vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+                best = Some((ev.score, snap));
+            } else {
+                best = Some((ev.score, Vec::new()));
+            }
             since_best = 0;
         } else {
             since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience {
+            if cfg.patience > 0 && since_best >= cfg.patience && epoch >= first_stop {
                 break;
             }
         }
     }
-    if let Some((_, snap)) = best {
-        for (v, t) in phase.vars.iter().zip(snap) {
+    if let (Selection::Best, Some((_, snap))) = (phase.select, best) {
+        for ((_, v), t) in phase.vars.iter().zip(snap) {
             v.set(&t)?;
         }
     }
     Ok(history)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_gives_small_train_splits_enough_steps() {
+        let cfg = HeadsConfig { batch: 256, min_steps_per_epoch: 8, min_steps: 0, ..HeadsConfig::default() };
+        // 248 demo rows: 248 / 8 = 31 rows per batch, ceil(248 / 31) = 8 steps, 50 epochs.
+        assert_eq!(budget(248, 50, &cfg), (31, 8, 50));
+        // Vireo-172 train split: 66071 / 8 > 256, so the batch stays 256: ceil(66071/256) = 259.
+        assert_eq!(budget(66_071, 50, &cfg), (256, 259, 50));
+        // Fewer rows than steps: one row per batch.
+        assert_eq!(budget(5, 50, &cfg), (1, 5, 50));
+        // Off: the batch is min(batch, n) as before (one full-batch step per epoch).
+        let off = HeadsConfig { min_steps_per_epoch: 0, ..cfg.clone() };
+        assert_eq!(budget(248, 50, &off), (248, 1, 50));
+        // A floor of 1000 steps at 8 steps per epoch needs ceil(1000 / 8) = 125 epochs.
+        let floor = HeadsConfig { min_steps: 1000, ..cfg };
+        assert_eq!(budget(248, 50, &floor), (31, 8, 125));
+        assert_eq!(budget(66_071, 50, &floor), (256, 259, 50));
+    }
+
+    /// Issue 13, point 3: one AdamW step with zero gradients, lr 0.1, weight_decay 0.1. The
+    /// decoupled decay multiplies a decayed parameter by 1 − lr·λ = 1 − 0.01 = 0.99 and the Adam
+    /// term is 0 (m = v = 0), so a weight 1.0 becomes 0.99 while a bias 1.0 and
+    /// logit_scale = ln(1/0.07) = 2.6593 stay as they are (CLIP's parameter groups).
+    #[test]
+    fn weight_decay_skips_biases_and_logit_scale() -> Result<()> {
+        for (all, device) in [(false, Device::Cpu), (true, Device::Cpu)] {
+            let cfg = HeadsConfig { lr: 0.1, weight_decay: 0.1, weight_decay_all: all, ..HeadsConfig::default() };
+            let w = Var::from_tensor(&Tensor::ones((2, 3), candle_core::DType::F32, &device)?)?;
+            let b = Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device)?)?;
+            let ls = Var::from_tensor(&Tensor::new((1.0f32 / 0.07).ln(), &device)?)?;
+            let vars = vec![
+                ("ema.e_v.weight".to_string(), w.clone()),
+                ("ema.e_v.bias".to_string(), b.clone()),
+                ("ema.logit_scale".to_string(), ls.clone()),
+            ];
+            let mut opt = Optim::new(&vars, &cfg, &device)?;
+            opt.set_learning_rate(0.1);
+            // A loss whose gradient is exactly zero for every variable.
+            let loss = ((w.as_tensor().sum_all()? + b.as_tensor().sum_all()?)? + ls.as_tensor())?.affine(0.0, 0.0)?;
+            opt.backward_step(&loss)?;
+            let wv = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
+            assert!(wv.iter().all(|&x| (x - 0.99).abs() < 1e-7), "weight {wv:?}");
+            let bv = b.as_tensor().to_vec1::<f32>()?;
+            let lsv = ls.as_tensor().to_scalar::<f32>()?;
+            if all {
+                assert!(bv.iter().all(|&x| (x - 0.99).abs() < 1e-7), "bias with weight_decay_all: {bv:?}");
+                assert!((lsv - 2.6593 * 0.99).abs() < 1e-3, "logit_scale with weight_decay_all: {lsv}");
+            } else {
+                assert_eq!(bv, vec![1.0, 1.0], "bias");
+                assert!((lsv - 2.6593).abs() < 1e-4, "logit_scale {lsv}");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn decay_groups_follow_the_clip_convention() {
+        use crate::nn::params::decays_by_default;
+        assert!(decays_by_default("ema.e_v.weight", 2));
+        assert!(decays_by_default("denoiser.l1_x.weight", 2));
+        assert!(!decays_by_default("ema.e_v.bias", 1));
+        assert!(!decays_by_default("ema.logit_scale", 0));
+        assert!(!decays_by_default("head.scale", 1), "any 1-d parameter");
+        assert!(!decays_by_default("backbone.layernorm.weight", 1));
+    }
 }

@@ -1,13 +1,22 @@
 //! Two-phase training of the `cdr`, `fusion` and `mlp` modes (DESIGN §2 "Training").
 //!
 //! Phase 1: `L_EMA + L_CDR` (or the MLP's `α2·CE + γ·MSE` for `mlp`) on train rows with text;
-//! the epoch with the lowest val loss (val rows with text, fixed noise) is kept. Phase 2: EMA and
-//! the generator frozen; `x̂_s^0` is sampled once (seeded) for every row, `x_CDR = g(E_s x̂_s^0)`,
-//! `x_EMA = g(E_v x_v)`, and the phase-2 head (Linear on `x_CDR` for `cdr`, the fusion classifier
-//! for `fusion` and `mlp`) trains with CE on all train rows, selected on val top-1.
+//! the epoch with the lowest val loss (val rows with text, fixed noise) is kept, or the last one
+//! (config key `phase1_select`). Phase 2: EMA and the generator frozen; `x̂_s^0` is sampled once
+//! (seeded) for every row, `x_CDR = g(E_s x̂_s^0)`, `x_EMA = g(E_v x_v)`, and the phase-2 head
+//! (Linear on `x_CDR` for `cdr`, the fusion classifier for `fusion` and `mlp`) trains with CE on
+//! all train rows, selected on val top-1.
+//!
+//! Cross-fitted phase 2 (config key `crossfit_folds` = k >= 2; issue 13, point 6): the phase-2
+//! head otherwise trains on `x_CDR`/`x_EMA` of rows that phase 1 fitted, which are cleaner than the
+//! features of unseen test rows, and overfits within a few epochs. With cross-fitting, k more
+//! phase-1 models are trained, each without one fold of the train rows with text (seeded,
+//! stratified by class), and each train row's phase-2 features come from the model that did not
+//! see it (out-of-fold), like stacking. Val and test rows keep the features of the phase-1 model
+//! trained on all train rows. Costs k + 1 phase-1 trainings.
 
 use crate::model::cdr::cdr_loss;
-use crate::model::config::{FusionFeatures, HeadsConfig};
+use crate::model::config::{FusionFeatures, HeadsConfig, Phase1Select};
 use crate::model::denoiser::Denoiser;
 use crate::model::ema::{cosine_rows, Ema};
 use super::features::Features;
@@ -15,11 +24,11 @@ use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
 use super::one_phase::{ema_logits, ema_loss};
 use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
-use crate::nn::params::{vars_with_prefix, ParamBuilder};
+use crate::nn::params::{named_vars_with_prefix, ParamBuilder};
 use crate::nn::rng::{dropout, HostRng};
 use crate::model::sampler::sample;
 use crate::model::schedule::Schedule;
-use super::trainer::{run_phase, EvalOutcome, Phase};
+use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
 use anyhow::Result;
 use candle_core::Tensor;
 use crate::nn::linear::Linear;
@@ -83,92 +92,191 @@ fn phase1_loss(
     Ok(((l_ema + l_gen)?, x0, xv_p))
 }
 
-/// `x̂_s^0` for every row of the features: sampled (seeded) for CDR, the MLP prediction for `mlp`.
-fn generate_all(f: &Features, gen: &Generator, cfg: &HeadsConfig, seed: u64) -> Result<Tensor> {
+/// The weights phase 1 ends with (config key `phase1_select`).
+fn phase1_selection(cfg: &HeadsConfig) -> Selection {
+    match cfg.phase1_select {
+        Phase1Select::ValLoss => Selection::Best,
+        Phase1Select::Last => Selection::Last,
+    }
+}
+
+/// A phase-1 model: EMA, the generator, its classifier and the phase-2 head, in one VarMap.
+struct Phase1Model {
+    varmap: VarMap,
+    ema: Ema,
+    gen: Generator,
+    gen_cls: Linear,
+    head: Phase2Head,
+}
+
+impl Phase1Model {
+    /// Fresh parameters drawn from `init` (fixed creation order: EMA, generator, `cdr.`, `head.`).
+    fn new(f: &Features, cfg: &HeadsConfig, mode: Mode, init: &mut HostRng) -> Result<Self> {
+        let k = f.num_classes();
+        let dev = &f.device;
+        let varmap = VarMap::new();
+        let (ema, gen, gen_cls, head) = {
+            let mut pb = ParamBuilder::new(&varmap, init, dev);
+            let ema = Ema::new(&mut pb, f.d_v, f.d_s, k, cfg)?;
+            let gen = match mode {
+                Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.hidden, cfg.activation)?),
+                _ => Generator::Diffusion(Denoiser::new(&mut pb, f.d_v, f.d_s, cfg)?, Schedule::new(cfg, dev)?),
+            };
+            let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
+            let head = pb.scoped("head", |pb| {
+                Ok(match mode {
+                    Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.d, k)?),
+                    _ => Phase2Head::Fused(Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout)?),
+                })
+            })?;
+            (ema, gen, gen_cls, head)
+        };
+        Ok(Self { varmap, ema, gen, gen_cls, head })
+    }
+
+    /// Trains phase 1 on `rows` (train rows with text); `streams` offsets the noise and shuffle
+    /// RNG streams (0 for the main model, distinct per cross-fitting fold).
+    fn train(&self, f: &Features, cfg: &HeadsConfig, seed: u64, rows: &[u32], streams: u64, opts: &RunOptions, label: &str) -> Result<Vec<EpochRecord>> {
+        let onestep = cfg.fusion_features == FusionFeatures::Onestep;
+        let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];
+        if onestep {
+            prefixes.push("head.");
+        }
+        let eval_cfg = HeadsConfig { dropout: 0.0, cond_dropout: 0.0, ..cfg.clone() };
+        let (ema, gen, gen_cls, head) = (&self.ema, &self.gen, &self.gen_cls, &self.head);
+        let dev = &f.device;
+        let mut noise = HostRng::new(seed, 4 + streams);
+        let mut shuffle = HostRng::new(seed, 2 + streams);
+        run_phase(
+            cfg,
+            Phase { phase: 1, epochs: cfg.epochs, vars: named_vars_with_prefix(&self.varmap, &prefixes), rows, progress: opts.progress, label, select: phase1_selection(cfg) },
+            dev,
+            &mut shuffle,
+            |idx, _| {
+                let (mut loss, x0, xv_p) = phase1_loss(f, ema, gen, gen_cls, idx, cfg, true, &mut noise)?;
+                if onestep {
+                    let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, cfg, true, &mut noise)?;
+                    loss = (loss + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?)?;
+                }
+                Ok(loss)
+            },
+            || {
+                let val_top1 = top1_of(f, &ema_logits(ema, f, &f.val)?, &f.val)?;
+                if f.val_text.is_empty() {
+                    return Ok(EvalOutcome { score: val_top1, val_top1 });
+                }
+                // Val loss with fixed noise (same draws every epoch), weighted by chunk size.
+                let mut rng = HostRng::new(seed, 5);
+                let (mut total, mut count) = (0f64, 0usize);
+                for chunk in f.val_text.chunks(4096) {
+                    let idx = Tensor::from_slice(chunk, chunk.len(), dev)?;
+                    let (mut l, x0, xv_p) = phase1_loss(f, ema, gen, gen_cls, &idx, &eval_cfg, false, &mut rng)?;
+                    if onestep {
+                        let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, &eval_cfg, false, &mut rng)?;
+                        l = (l + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(&idx, 0)?)?)?;
+                    }
+                    total += l.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+                    count += chunk.len();
+                }
+                Ok(EvalOutcome { score: -(total / count as f64), val_top1 })
+            },
+        )
+    }
+
+    /// `(x̂_s^0, x_CDR, x_EMA)` of the rows `rows` (global indices, or every row when `None`),
+    /// each (rows, ·), detached.
+    fn features(&self, f: &Features, cfg: &HeadsConfig, seed: u64, rows: Option<&[u32]>) -> Result<(Tensor, Tensor, Tensor)> {
+        let x_v = match rows {
+            Some(r) => f.x_v.index_select(&Tensor::from_slice(r, r.len(), &f.device)?, 0)?,
+            None => f.x_v.clone(),
+        };
+        let x0 = generate(&x_v, f, &self.gen, cfg, seed)?;
+        let x_cdr = self.ema.embed_s(&x0)?.detach();
+        let x_ema = self.ema.embed_v(&x_v)?.detach();
+        Ok((x0, x_cdr, x_ema))
+    }
+}
+
+/// `x̂_s^0` for the image features `x_v` (n, d_v): sampled (seeded by `seed` and each row's
+/// `x_v`, so a row gets the same sample in any subset) for CDR, the MLP prediction for `mlp`.
+fn generate(x_v: &Tensor, f: &Features, gen: &Generator, cfg: &HeadsConfig, seed: u64) -> Result<Tensor> {
     Ok(match gen {
         Generator::Diffusion(den, sched) => {
             let mut rng = HostRng::new(seed, 6);
-            sample(den, &sched.host, &f.x_v, f.d_s, cfg, &mut rng)?.detach()
+            sample(den, &sched.host, x_v, f.d_s, cfg, &mut rng)?.detach()
         }
         Generator::Mlp(mlp) => {
-            let all: Vec<u32> = (0..f.len() as u32).collect();
-            map_rows(f, &all, |idx| mlp.forward(&f.x_v.index_select(idx, 0)?))?
+            let mut out = Vec::new();
+            for start in (0..x_v.dim(0)?).step_by(16384) {
+                let len = 16384.min(x_v.dim(0)? - start);
+                out.push(mlp.forward(&x_v.narrow(0, start, len)?)?.detach());
+            }
+            Tensor::cat(&out, 0)?
         }
     })
 }
 
+/// Splits `rows` into `k` folds, stratified by class: each class's rows are shuffled (seeded)
+/// and dealt round-robin, continuing where the previous class stopped so fold sizes differ by
+/// at most one.
+pub fn stratified_folds(rows: &[u32], labels: &[u32], k: usize, seed: u64) -> Vec<Vec<u32>> {
+    let mut by_class: std::collections::BTreeMap<u32, Vec<u32>> = std::collections::BTreeMap::new();
+    for &r in rows {
+        by_class.entry(labels[r as usize]).or_default().push(r);
+    }
+    let mut rng = HostRng::new(seed, 7);
+    let mut folds = vec![Vec::new(); k];
+    let mut next = 0usize;
+    for (_, mut members) in by_class {
+        rng.shuffle(&mut members);
+        for r in members {
+            folds[next % k].push(r);
+            next += 1;
+        }
+    }
+    for fold in &mut folds {
+        fold.sort_unstable();
+    }
+    folds
+}
+
+/// Replaces the rows `rows` of `all` (n, d) by `part` (rows, d).
+fn overwrite_rows(all: &Tensor, rows: &[u32], part: &Tensor) -> Result<Tensor> {
+    let (n, d) = all.dims2()?;
+    let mut host = all.flatten_all()?.to_vec1::<f32>()?;
+    let part = part.flatten_all()?.to_vec1::<f32>()?;
+    for (i, &r) in rows.iter().enumerate() {
+        host[r as usize * d..(r as usize + 1) * d].copy_from_slice(&part[i * d..(i + 1) * d]);
+    }
+    Ok(Tensor::from_vec(host, (n, d), all.device())?)
+}
+
 /// Trains `mode` (cdr, fusion or mlp) in two phases.
 pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts: &RunOptions) -> Result<ModeResult> {
-    let k = f.num_classes();
     let dev = &f.device;
-    let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, 1);
-    let (ema, gen, gen_cls, head) = {
-        let mut pb = ParamBuilder::new(&varmap, &mut init, dev);
-        let ema = Ema::new(&mut pb, f.d_v, f.d_s, k, cfg)?;
-        let gen = match mode {
-            Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.hidden, cfg.activation)?),
-            _ => Generator::Diffusion(Denoiser::new(&mut pb, f.d_v, f.d_s, cfg)?, Schedule::new(cfg, dev)?),
-        };
-        let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
-        let head = pb.scoped("head", |pb| {
-            Ok(match mode {
-                Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.d, k)?),
-                _ => Phase2Head::Fused(Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout)?),
-            })
-        })?;
-        (ema, gen, gen_cls, head)
-    };
-    let onestep = cfg.fusion_features == FusionFeatures::Onestep;
     let label = mode.as_str();
-    let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];
-    if onestep {
-        prefixes.push("head.");
-    }
-    let eval_cfg = HeadsConfig { dropout: 0.0, cond_dropout: 0.0, ..cfg.clone() };
-
-    // Phase 1.
-    let mut noise = HostRng::new(seed, 4);
-    let mut shuffle = HostRng::new(seed, 2);
-    let mut history = run_phase(
-        cfg,
-        Phase { phase: 1, epochs: cfg.epochs, vars: vars_with_prefix(&varmap, &prefixes), rows: &f.train_text, progress: opts.progress, label },
-        dev,
-        &mut shuffle,
-        |idx, _| {
-            let (mut loss, x0, xv_p) = phase1_loss(f, &ema, &gen, &gen_cls, idx, cfg, true, &mut noise)?;
-            if onestep {
-                let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, cfg, true, &mut noise)?;
-                loss = (loss + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?)?;
-            }
-            Ok(loss)
-        },
-        || {
-            let val_top1 = top1_of(f, &ema_logits(&ema, f, &f.val)?, &f.val)?;
-            if f.val_text.is_empty() {
-                return Ok(EvalOutcome { score: val_top1, val_top1 });
-            }
-            // Val loss with fixed noise (same draws every epoch), weighted by chunk size.
-            let mut rng = HostRng::new(seed, 5);
-            let (mut total, mut count) = (0f64, 0usize);
-            for chunk in f.val_text.chunks(4096) {
-                let idx = Tensor::from_slice(chunk, chunk.len(), dev)?;
-                let (mut l, x0, xv_p) = phase1_loss(f, &ema, &gen, &gen_cls, &idx, &eval_cfg, false, &mut rng)?;
-                if onestep {
-                    let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, &eval_cfg, false, &mut rng)?;
-                    l = (l + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(&idx, 0)?)?)?;
-                }
-                total += l.to_scalar::<f32>()? as f64 * chunk.len() as f64;
-                count += chunk.len();
-            }
-            Ok(EvalOutcome { score: -(total / count as f64), val_top1 })
-        },
-    )?;
+    let onestep = cfg.fusion_features == FusionFeatures::Onestep;
+    let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1))?;
+    let mut history = model.train(f, cfg, seed, &f.train_text, 0, opts, label)?;
 
     // Frozen features for every row.
-    let x0_all = generate_all(f, &gen, cfg, seed)?;
-    let x_cdr_all = ema.embed_s(&x0_all)?.detach();
-    let x_ema_all = ema.embed_v(&f.x_v)?.detach();
+    let (x0_all, mut x_cdr_all, mut x_ema_all) = model.features(f, cfg, seed, None)?;
+    if cfg.crossfit_folds >= 2 && !onestep {
+        let folds = stratified_folds(&f.train_text, &f.labels, cfg.crossfit_folds, seed);
+        for (j, fold) in folds.iter().enumerate().filter(|(_, fold)| !fold.is_empty()) {
+            let rest: Vec<u32> = f.train_text.iter().copied().filter(|r| fold.binary_search(r).is_err()).collect();
+            if rest.is_empty() {
+                continue;
+            }
+            let streams = 100 * (j as u64 + 1);
+            let fold_model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1 + streams))?;
+            let quiet = RunOptions { progress: false };
+            fold_model.train(f, cfg, seed, &rest, streams, &quiet, &format!("{label} fold {}/{}", j + 1, folds.len()))?;
+            let (_, x_cdr, x_ema) = fold_model.features(f, cfg, seed, Some(fold))?;
+            x_cdr_all = overwrite_rows(&x_cdr_all, fold, &x_cdr)?;
+            x_ema_all = overwrite_rows(&x_ema_all, fold, &x_ema)?;
+        }
+    }
     let generation = if f.val_text.is_empty() {
         None
     } else {
@@ -182,6 +290,7 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
     };
 
     // Phase 2 on sampled features.
+    let head = &model.head;
     let head_logits = |rows: &[u32]| -> Result<Tensor> {
         let mut r = HostRng::new(seed, 0);
         map_rows(f, rows, |idx| {
@@ -190,9 +299,10 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
     };
     if !onestep {
         let mut drop_rng = HostRng::new(seed, 3);
+        let mut shuffle = HostRng::new(seed, 8);
         history.extend(run_phase(
             cfg,
-            Phase { phase: 2, epochs: cfg.phase2_epochs, vars: vars_with_prefix(&varmap, &["head."]), rows: &f.train, progress: opts.progress, label },
+            Phase { phase: 2, epochs: cfg.phase2_epochs, vars: named_vars_with_prefix(&model.varmap, &["head."]), rows: &f.train, progress: opts.progress, label, select: Selection::Best },
             dev,
             &mut shuffle,
             |idx, _| {
@@ -217,6 +327,27 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
         d: cfg.d,
     };
 
-    let tau = ema.tau()?;
-    finish(f, mode, seed, &val, &test, history, &varmap, (Some(embeddings), generation, Some(tau)))
+    let tau = model.ema.tau()?;
+    finish(f, mode, seed, &val, &test, history, &model.varmap, (Some(embeddings), generation, Some(tau)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stratified_folds;
+
+    #[test]
+    fn folds_are_stratified_and_cover_every_row_once() {
+        // 6 rows of class 0 and 4 of class 1 dealt round-robin into 3 folds: class 0 gives 2 rows
+        // to each fold; class 1 continues at fold 0 (6 mod 3): folds 0, 1, 2, 0 get 2, 1, 1.
+        let rows: Vec<u32> = (0..10).collect();
+        let labels = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
+        let folds = stratified_folds(&rows, &labels, 3, 7);
+        let per_class = |f: &Vec<u32>, c: u32| f.iter().filter(|&&r| labels[r as usize] == c).count();
+        assert_eq!(folds.iter().map(|f| (per_class(f, 0), per_class(f, 1))).collect::<Vec<_>>(), vec![(2, 2), (2, 1), (2, 1)]);
+        let mut all: Vec<u32> = folds.concat();
+        all.sort_unstable();
+        assert_eq!(all, rows);
+        // Seeded: the same seed deals the same folds, another seed another order.
+        assert_eq!(stratified_folds(&rows, &labels, 3, 7), folds);
+    }
 }

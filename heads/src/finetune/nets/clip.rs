@@ -64,7 +64,8 @@ impl TrainClip {
             });
         }
         let projection = projection.map(|vb| linear(vb, h, cfg.projection_dim, false)).transpose()?;
-        let dim = if projection.is_some() { cfg.projection_dim } else { h };
+        let projected = projection.is_some() && pooling != Pooling::PoolerOutput;
+        let dim = if projected { cfg.projection_dim } else { h };
         Ok(Self {
             patch_w: e.get((h, cfg.num_channels, cfg.patch_size, cfg.patch_size), "patch_embedding.weight")?,
             class: e.get(h, "class_embedding")?,
@@ -107,13 +108,13 @@ impl ImageEncoder for TrainClip {
     fn embed(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let h = self.last_hidden_state(pixel_values)?;
         let token = match self.pooling {
-            Pooling::Cls => pool::cls(&h)?,
             Pooling::Mean => pool::mean_patches(&h)?.to_dtype(h.dtype())?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?,
         };
-        let pooled = self.post_ln.forward(&token)?;
-        let out = match &self.projection {
-            Some(p) => p.forward(&pooled)?,
-            None => pooled,
+        let pooled = self.post_ln.forward(&token)?; // pooler_output
+        let out = match (&self.projection, self.pooling) {
+            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds) => p.forward(&pooled)?,
+            _ => pooled,
         };
         out.to_dtype(DType::F32)
     }

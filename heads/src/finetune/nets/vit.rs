@@ -114,8 +114,8 @@ impl ImageEncoder for TrainViT {
     fn embed(&self, pixel_values: &Tensor) -> Result<Tensor> {
         let h = self.last_hidden_state(pixel_values)?;
         match self.pooling {
-            Pooling::Cls => pool::cls(&h)?.to_dtype(DType::F32),
             Pooling::Mean => pool::mean_patches(&h),
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?.to_dtype(DType::F32),
         }
     }
 

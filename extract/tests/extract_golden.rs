@@ -52,7 +52,7 @@ fn cached_features_match_the_reference_encoders_row_by_row() {
     std::fs::write(dir.path().join("manifest.jsonl"), manifest).unwrap();
     let out = dir.path().join("cache");
     let spec = format!("manifest:{}", dir.path().join("manifest.jsonl").display());
-    run(&spec, &out, &["--batch-size", "4", "--rows-per-part", "4"]).unwrap();
+    run(&spec, &out, &["--batch-size", "4", "--rows-per-part", "4", "--image-pooling", "image_embeds"]).unwrap();
     let cache = read(&out);
 
     let image_embeds = golden("clip")["image_embeds"].to_vec2::<f32>().unwrap();

@@ -41,10 +41,11 @@ fn cache_has_every_row_with_dims_nulls_and_metadata() {
         true, true, true, true, false, true, true, true, true, false, false, false, true,
     ];
     assert_eq!(r.has_text, expected_text);
-    // D_v = tiny CLIP projection_dim 24, D_s = tiny BERT hidden_size 32 (their config.json).
-    assert_eq!(r.x_v.dim(), (13, 24));
+    // D_v = tiny CLIP hidden_size 32 (default pooling pooler_output, before the projection to
+    // projection_dim 24), D_s = tiny BERT hidden_size 32 (their config.json).
+    assert_eq!(r.x_v.dim(), (13, 32));
     assert_eq!(r.x_s.dim(), (13, 32));
-    assert_eq!((cache.metadata.d_v, cache.metadata.d_s), (24, 32));
+    assert_eq!((cache.metadata.d_v, cache.metadata.d_s), (32, 32));
     for (i, has) in expected_text.iter().enumerate() {
         let norm: f32 = r.x_s.row(i).iter().map(|v| v * v).sum::<f32>().sqrt();
         // The tiny BERT ends in a sentence-transformers Normalize module: unit vectors.
@@ -63,7 +64,7 @@ fn cache_has_every_row_with_dims_nulls_and_metadata() {
     let m = &cache.metadata;
     assert_eq!(
         (m.image_model_type.as_str(), m.image_pooling.as_str()),
-        ("clip_vision_model", "cls")
+        ("clip_vision_model", "pooler_output")
     );
     assert_eq!(
         (m.text_model_type.as_str(), m.text_pooling.as_str()),

@@ -28,7 +28,7 @@ pub enum Pooling {
 
 /// What `cls` (the default) means for CLIP image models (issue 13, point 5: chosen by the 3-seed
 /// val top-1 of `probe` and `fusion` on the demo; README "Encoders").
-pub const CLIP_CLS_DEFAULT: Pooling = Pooling::ImageEmbeds;
+pub const CLIP_CLS_DEFAULT: Pooling = Pooling::PoolerOutput;
 
 impl Pooling {
     /// `"cls"`, `"mean"`, `"pooler_output"` or `"image_embeds"`.

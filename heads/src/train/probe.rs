@@ -5,8 +5,10 @@
 //! The solver is `linfa-logistic` (argmin's L-BFGS with a Moré-Thuente line search), minimising
 //! `Σ_i CE(W x_i + b, y_i) + λ/2·‖W‖²` (the bias is not penalised; `λ = 1/C` of scikit-learn,
 //! which CLIP used). Every `λ` of the config key `probe_l2` is fitted on the train rows; the one
-//! with the best val top-1 is kept (ties: the stronger regularisation). The fit is
-//! deterministic: every seed gives the same probe. Computed in f64 on the host.
+//! with the best val top-1 is kept (ties: the stronger regularisation). The fits run from the
+//! strongest to the weakest `λ`, each warm-started from the previous solution (a
+//! regularisation path). The fit is deterministic: every seed gives the same probe. Computed in
+//! f64 on the host (ndarray's matrixmultiply, multithreaded).
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult};
@@ -19,6 +21,7 @@ use candle_nn::VarMap;
 use linfa::prelude::*;
 use linfa_logistic::MultiLogisticRegression;
 use ndarray16::{Array1, Array2};
+use linfa::DatasetView;
 
 /// Bias given to a class that has no train row: its logit stays far below the others.
 const ABSENT_CLASS_BIAS: f32 = -1.0e4;
@@ -32,47 +35,82 @@ pub struct ProbeWeights {
     pub bias: Vec<f32>,
 }
 
+/// The train rows of a probe in the solver's form (f64), fitted for several `λ`.
+pub struct ProbeProblem {
+    /// (n, d) f64.
+    records: Array2<f64>,
+    /// (n,) class indices.
+    targets: Array1<usize>,
+    d: usize,
+    k: usize,
+    /// Classes with at least one row, ascending: the solver's columns.
+    present: Vec<usize>,
+}
+
+impl ProbeProblem {
+    /// `x` is (n, d) row-major, `labels` (n,) in `0..k`.
+    ///
+    /// # Errors
+    /// Empty input, shapes that disagree or a label `>= k`.
+    pub fn new(x: &[f32], d: usize, labels: &[u32], k: usize) -> Result<Self> {
+        let n = labels.len();
+        if n == 0 || d == 0 || x.len() != n * d {
+            bail!("linear probe: expected (n, d) = ({n}, {d}) features, got {} values", x.len());
+        }
+        if let Some(bad) = labels.iter().find(|&&l| l as usize >= k) {
+            bail!("linear probe: label {bad} out of range for {k} classes");
+        }
+        let records = Array2::from_shape_vec((n, d), x.iter().map(|&v| v as f64).collect())?;
+        let targets: Array1<usize> = labels.iter().map(|&l| l as usize).collect();
+        let present: Vec<usize> = targets.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        Ok(Self { records, targets, d, k, present })
+    }
+
+    /// Fits with L2 strength `l2` by L-BFGS (at most `max_iter` iterations, gradient tolerance
+    /// 1e-4), starting from `warm` (the solver parameters of a previous fit, (d + 1, classes)) or
+    /// from zeros. Returns the weights and the solver parameters for the next warm start.
+    /// Classes without a row get zero weights and a very negative bias.
+    ///
+    /// # Errors
+    /// A solver error (non-finite values).
+    pub fn fit(&self, l2: f64, max_iter: usize, warm: Option<&Array2<f64>>) -> Result<(ProbeWeights, Option<Array2<f64>>)> {
+        let (d, k) = (self.d, self.k);
+        let mut weight = vec![0f32; k * d];
+        let mut bias = vec![ABSENT_CLASS_BIAS; k];
+        if self.present.len() == 1 {
+            // One class only: it is always predicted.
+            bias[self.present[0]] = 0.0;
+            return Ok((ProbeWeights { weight, bias }, None));
+        }
+        let mut solver = MultiLogisticRegression::default().alpha(l2).max_iterations(max_iter as u64).gradient_tolerance(1e-4);
+        if let Some(w) = warm {
+            solver = solver.initial_params(w.clone());
+        }
+        let fitted = solver
+            .fit(&DatasetView::new(self.records.view(), self.targets.view()))
+            .with_context(|| format!("linear probe: L-BFGS fit with L2 strength {l2}"))?;
+        // params: (d, classes) in the order of `classes()`; intercept: (classes,).
+        let (params, intercept) = (fitted.params(), fitted.intercept());
+        for (col, &class) in fitted.classes().iter().enumerate() {
+            for j in 0..d {
+                weight[class * d + j] = params[[j, col]] as f32;
+            }
+            bias[class] = intercept[col] as f32;
+        }
+        let mut next = Array2::zeros((d + 1, params.ncols()));
+        next.slice_mut(ndarray16::s![..d, ..]).assign(params);
+        next.row_mut(d).assign(intercept);
+        Ok((ProbeWeights { weight, bias }, Some(next)))
+    }
+}
+
 /// Fits multinomial logistic regression with L2 strength `l2` by L-BFGS (at most `max_iter`
-/// iterations, gradient tolerance 1e-4).
-///
-/// `x` is (n, d) row-major, `labels` (n,) in `0..k`. Classes without a row get zero weights and a
-/// very negative bias.
+/// iterations, gradient tolerance 1e-4) from zeros; see [`ProbeProblem`].
 ///
 /// # Errors
 /// Empty input, shapes that disagree, a label `>= k`, or a solver error (non-finite values).
 pub fn fit_multinomial(x: &[f32], d: usize, labels: &[u32], k: usize, l2: f64, max_iter: usize) -> Result<ProbeWeights> {
-    let n = labels.len();
-    if n == 0 || d == 0 || x.len() != n * d {
-        bail!("linear probe: expected (n, d) = ({n}, {d}) features, got {} values", x.len());
-    }
-    if let Some(bad) = labels.iter().find(|&&l| l as usize >= k) {
-        bail!("linear probe: label {bad} out of range for {k} classes");
-    }
-    let records = Array2::from_shape_vec((n, d), x.iter().map(|&v| v as f64).collect())?;
-    let targets: Array1<usize> = labels.iter().map(|&l| l as usize).collect();
-    let present: std::collections::BTreeSet<usize> = targets.iter().copied().collect();
-    let mut weight = vec![0f32; k * d];
-    let mut bias = vec![ABSENT_CLASS_BIAS; k];
-    if present.len() == 1 {
-        // One class only: it is always predicted.
-        bias[*present.iter().next().unwrap_or(&0)] = 0.0;
-        return Ok(ProbeWeights { weight, bias });
-    }
-    let fitted = MultiLogisticRegression::default()
-        .alpha(l2)
-        .max_iterations(max_iter as u64)
-        .gradient_tolerance(1e-4)
-        .fit(&Dataset::new(records, targets))
-        .with_context(|| format!("linear probe: L-BFGS fit with L2 strength {l2}"))?;
-    // params: (d, classes) in the order of `classes()`; intercept: (classes,).
-    let (params, intercept) = (fitted.params(), fitted.intercept());
-    for (col, &class) in fitted.classes().iter().enumerate() {
-        for j in 0..d {
-            weight[class * d + j] = params[[j, col]] as f32;
-        }
-        bias[class] = intercept[col] as f32;
-    }
-    Ok(ProbeWeights { weight, bias })
+    Ok(ProbeProblem::new(x, d, labels, k)?.fit(l2, max_iter, None)?.0)
 }
 
 /// Trains mode `probe` on `x_v` (see the module docs). `seed` only labels the result.
@@ -92,12 +130,16 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
         let b = Tensor::from_slice(&w.bias, k, &f.device)?;
         map_rows(f, rows, |idx| Ok(f.x_v.index_select(idx, 0)?.matmul(&wt)?.broadcast_add(&b)?))
     };
+    let problem = ProbeProblem::new(&x_train, d, &y_train, k)?;
     let mut best: Option<(f64, f64, ProbeWeights)> = None;
     let mut lambdas = cfg.probe_l2.clone();
-    // Strongest regularisation first, so that ties keep it.
+    // Strongest regularisation first, so that ties keep it; each fit starts from the previous
+    // solution (a regularisation path), which cuts the L-BFGS iterations on large splits.
     lambdas.sort_by(|a, b| b.total_cmp(a));
+    let mut warm = None;
     for l2 in lambdas {
-        let w = fit_multinomial(&x_train, d, &y_train, k, l2, cfg.probe_max_iter)?;
+        let (w, next) = problem.fit(l2, cfg.probe_max_iter, warm.as_ref())?;
+        warm = next;
         let top1 = top1_of(f, &logits(&w, &f.val)?, &f.val)?;
         if best.as_ref().is_none_or(|(b, _, _)| top1 > *b) {
             best = Some((top1, l2, w));

@@ -1,5 +1,10 @@
-# marnet recipes. `just --list` shows them; README.md documents every recipe and flag.
-# Python tools (just itself, pyarrow, pytest, onnx) live in .venv, made by scripts/setup-dev.sh.
+# marnet recipes. `./just --list` shows them; README.md documents every recipe and flag.
+# `./just RECIPE` (the top-level wrapper) installs the pinned `just` into .venv when it is missing,
+# then runs it; with `just` on PATH, `just RECIPE` is the same. The other Python tools (pyarrow,
+# pytest, onnx) go into .venv too: scripts/setup-dev.sh (run by `test`) and scripts/demo_assets.sh.
+# Recipes that run a binary build it first with scripts/build-release.sh (a line saying what is
+# built and how long a first build takes, then cargo's own progress), then run it with
+# `cargo run --release --quiet`, which then only checks that the build is fresh.
 
 set shell := ["bash", "-euo", "pipefail", "-c"]
 export PATH := justfile_directory() + "/.venv/bin:" + env_var('PATH')
@@ -11,10 +16,10 @@ run := "runs/demo"
 default:
     @just --list
 
-# Fetch the real demo assets if missing, then extract and train the heads on them.
+# Fetch the demo assets if missing, build, extract and train the heads (a line before each step).
 demo: demo-assets extract train-heads
 
-# Run every test: Rust (debug profile, dependencies optimised) and the Python converter tests.
+# Run every test: Rust (debug profile, dependencies optimised) and the Python tests (tools/tests).
 test:
     bash scripts/setup-dev.sh
     cargo test --workspace --no-fail-fast
@@ -28,39 +33,54 @@ demo-assets:
 
 # Print a dataset's summary JSON (classes, split sizes, texts, missing files): `just inspect manifest:DIR`.
 inspect DATASET:
+    @bash scripts/build-release.sh marnet-extract
     cargo run --release --quiet -p marnet-extract -- inspect --dataset {{DATASET}}
 
-# Extract x_v, x_s into a feature cache. No arguments: the demo (CLIP ViT-B/16 + all-MiniLM-L6-v2
-# on data/demo/food) into caches/demo; otherwise the arguments go to `marnet-extract run` as given.
+# No arguments: the demo (CLIP ViT-B/16 + all-MiniLM-L6-v2 on data/demo/food) into caches/demo,
+# fetching the assets first if missing; otherwise the arguments go to `marnet-extract run` as given.
+# Extract x_v, x_s into a feature cache (no arguments: the demo into caches/demo).
 [positional-arguments]
 extract *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
+    demo=0
     if [ "$#" -eq 0 ]; then
+      demo=1
       [ -f data/demo/food/manifest.csv ] && [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh
       set -- --dataset manifest:data/demo/food/manifest.csv \
         --image-model data/demo/models/clip-vit-b16-vision --text-model data/demo/models/all-MiniLM-L6-v2 \
         --out {{cache}}
     fi
+    bash scripts/build-release.sh marnet-extract
+    if [ "$demo" = 1 ]; then
+      echo "==> extracting x_v, x_s of the demo photos into {{cache}} (about 80-85 s on 2 idle cores; a finished cache is kept)" >&2
+    fi
     cargo run --release --quiet -p marnet-extract -- run "$@"
 
 # --- stage two ---
 
-# Train the heads on a cache and print the ablation table (paper table 2 layout). No arguments:
-# every mode on caches/demo into runs/demo; otherwise the arguments go to `marnet-heads train`.
+# No arguments: every mode on caches/demo into runs/demo; otherwise the arguments go to
+# `marnet-heads train`.
+# Train the heads on a cache and print the ablation table (paper table 2 layout).
 [positional-arguments]
 train-heads *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ "$#" -eq 0 ]; then set -- --cache {{cache}} --out {{run}} --mode all; fi
+    bash scripts/build-release.sh marnet-heads
+    if [ "$#" -eq 0 ]; then
+      echo "==> training the heads of every mode on {{cache}} into {{run}} (about 10-12 s on 2 idle cores)" >&2
+      set -- --cache {{cache}} --out {{run}} --mode all
+    fi
     cargo run --release --quiet -p marnet-heads -- train "$@"
 
-# Hyperparameter sweep on a cache (rayon, resumable). No arguments: heads/sweeps/demo.toml on
-# caches/demo into runs/sweep-demo, then prints the leaderboard; otherwise arguments go to `marnet-heads sweep`.
+# No arguments: heads/sweeps/demo.toml on caches/demo into runs/sweep-demo, then prints the
+# leaderboard; otherwise arguments go to `marnet-heads sweep`.
+# Hyperparameter sweep on a cache (rayon, resumable).
 [positional-arguments]
 sweep *ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
+    bash scripts/build-release.sh marnet-heads
     if [ "$#" -eq 0 ]; then
       cargo run --release --quiet -p marnet-heads -- sweep --cache {{cache}} --sweep heads/sweeps/demo.toml --out runs/sweep-demo
       cat runs/sweep-demo/leaderboard.md
@@ -68,21 +88,23 @@ sweep *ARGS:
       cargo run --release --quiet -p marnet-heads -- sweep "$@"
     fi
 
-# Top-5 classes for images with a trained run (default runs/demo): `just predict photo.jpg ...`;
-# flags after the images go to `marnet-heads predict` as they are (`--mode fusion --top-k 3 --json`).
+# Flags after the images go to `marnet-heads predict` as they are (`--mode fusion --top-k 3 --json`).
+# Top-5 classes of images with the trained run runs/demo: `just predict photo.jpg ...`.
 [positional-arguments]
 predict +ARGS:
     #!/usr/bin/env bash
     set -euo pipefail
+    bash scripts/build-release.sh marnet-heads
     args=(); flags=0
     for a in "$@"; do
         if [ "$flags" = 1 ] || [[ "$a" == -* ]]; then flags=1; args+=("$a"); else args+=(--image "$a"); fi
     done
     cargo run --release --quiet -p marnet-heads -- predict --run {{run}} "${args[@]}"
 
-# Fine-tune the image backbone end to end on the demo (CPU: a short step budget; re-running resumes).
 # Writes runs/finetune-demo (checkpoints, metrics, report) and an exported backbone folder.
+# Fine-tune the image backbone end to end on the demo (CPU: a short step budget; re-running resumes).
 finetune steps="3":
+    @bash scripts/build-release.sh marnet-heads
     cargo run --release --quiet -p marnet-heads -- finetune --dataset manifest:data/demo/food/manifest.csv \
         --image-model data/demo/models/clip-vit-b16-vision --text-model data/demo/models/all-MiniLM-L6-v2 \
         --out runs/finetune-demo --epochs 1 --batch-size 8 --freeze-blocks 8 --max-steps {{steps}} \
@@ -101,17 +123,18 @@ bench-heads *ARGS:
 bench-sweep *ARGS:
     cargo run --release --quiet -p marnet-heads --example bench_sweep -- {{ARGS}}
 
-# The PyTorch eager reference on this machine (the "PyTorch" columns of BENCHMARKS.md): the same
-# heads work as bench-heads and the demo's CLIP ViT-B/16 forward. Setup, once: installs torch and
-# transformers from PyPI into .venv-bench (torch's PyPI wheel pulls the CUDA libraries, ~3 GB);
-# never used by the tests. ARGS go to tools/bench_pytorch.py (--quick: 1/8 of the rows).
+# The same heads work as bench-heads and the demo's CLIP ViT-B/16 forward. Setup, once: installs
+# torch and transformers from PyPI into .venv-bench (torch's PyPI wheel pulls the CUDA libraries,
+# ~3 GB); never used by the tests. ARGS go to tools/bench_pytorch.py (--quick: 1/8 of the rows).
+# The PyTorch eager reference on this machine (the "PyTorch" columns of BENCHMARKS.md).
 bench-pytorch *ARGS:
     [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh
     [ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q -r tools/requirements-bench.txt)
     .venv-bench/bin/python tools/bench_pytorch.py --image-model data/demo/models/clip-vit-b16-vision {{ARGS}}
 
-# Extraction speed of the demo encoders on this CPU (release): images/s and texts/s at two batch
-# sizes, GFLOP/s against a measured matmul peak. Writes target/bench_extract.md (see BENCHMARKS.md).
+# Images/s and texts/s at two batch sizes, GFLOP/s against a measured matmul peak; writes
+# target/bench_extract.md (see BENCHMARKS.md).
+# Extraction speed of the demo encoders on this CPU (release).
 bench-extract *ARGS:
     [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh
     cargo run --release --quiet -p marnet-extract --example bench_extract -- {{ARGS}}

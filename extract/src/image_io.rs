@@ -11,9 +11,18 @@
 //! quirk that lenient decoders accept) falls back to the `image` crate as before. For complete
 //! files both paths are the same decoder with the same output colour space, so pixels are equal
 //! (test).
+//!
+//! The EXIF orientation (all 8 values) is applied after decoding (issue 16), as Pillow's
+//! `ImageOps.exif_transpose` in transformers' `load_image` and torchvision's
+//! `apply_exif_orientation` do, so a phone photo stored sideways with `Orientation = 6` is seen
+//! upright. The value is read by the `image` crate (`ImageDecoder::orientation`; for the strict
+//! JPEG path, `Orientation::from_exif_chunk` on the EXIF block zune-jpeg found) and applied with
+//! `DynamicImage::apply_orientation`. An absent, corrupt or out-of-range EXIF block means
+//! upright, never an error. ICC profiles are not applied (neither Pillow nor transformers does).
 
 use anyhow::{bail, Context, Result};
-use image::{DynamicImage, ImageBuffer, ImageFormat, ImageReader, Limits, RgbImage};
+use image::metadata::Orientation;
+use image::{DynamicImage, ImageBuffer, ImageDecoder, ImageFormat, ImageReader, Limits, RgbImage};
 use std::io::Cursor;
 use std::path::Path;
 use zune_core::bytestream::ZCursor;
@@ -26,11 +35,25 @@ pub const MAX_SIDE: u32 = 16_384;
 /// Largest decoder allocation, in bytes (1 GiB).
 pub const MAX_ALLOC: u64 = 1 << 30;
 
-/// Decodes the file at `path` to 8-bit RGB (alpha composited on white).
+/// Value recorded as `"exif_orientation"` in the preprocessing metadata of caches whose images
+/// were turned upright by their EXIF orientation (issue 16). Caches without it were extracted
+/// by older builds that ignored the tag.
+pub const EXIF_ORIENTATION: &str = "applied";
+
+/// Decodes the file at `path` to 8-bit RGB (alpha composited on white), turned upright by its
+/// EXIF orientation (module docs).
 ///
 /// Errors name the file: unreadable, unknown format, corrupt or truncated data (a JPEG cut off
 /// anywhere, see the module docs), or larger than [`MAX_SIDE`] / [`MAX_ALLOC`].
 pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
+    Ok(to_rgb(decode_upright(path)?))
+}
+
+/// Decodes the file at `path` in its own pixel layout (RGB8, RGBA16, Luma8, ...) with its EXIF
+/// orientation applied: width and height are swapped for orientations 5 to 8.
+///
+/// Errors: as [`decode_rgb`]. A missing or unreadable EXIF block is not an error (upright).
+pub fn decode_upright(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot open image {}", path.display()))?;
     if bytes.is_empty() {
         bail!("cannot decode image {}: empty file (0 bytes)", path.display());
@@ -45,8 +68,11 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
         }
     }
     if reader.format() == Some(ImageFormat::Jpeg) {
-        if let Some(img) = decode_jpeg_strict(&bytes).with_context(|| format!("cannot decode image {}", path.display()))? {
-            return Ok(to_rgb(img));
+        if let Some((mut img, orientation)) =
+            decode_jpeg_strict(&bytes).with_context(|| format!("cannot decode image {}", path.display()))?
+        {
+            img.apply_orientation(orientation);
+            return Ok(img);
         }
     }
     let mut limits = Limits::default();
@@ -56,19 +82,32 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
     reader.limits(limits);
     // The image crate's error text already ends with its cause, so the cause is not chained
     // again (anyhow would print it twice).
-    let img = reader
-        .decode()
-        .map_err(|e| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim()))?;
-    Ok(to_rgb(img))
+    let failed = |e: image::ImageError| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim());
+    let mut decoder = reader.into_decoder().map_err(failed)?;
+    let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
+    if decoder.total_bytes() > MAX_ALLOC {
+        let (w, h) = decoder.dimensions();
+        bail!("cannot decode image {}: {w}x{h} needs more than {MAX_ALLOC} bytes decoded", path.display());
+    }
+    let mut img = DynamicImage::from_decoder(decoder).map_err(failed)?;
+    img.apply_orientation(orientation);
+    Ok(img)
+}
+
+/// The orientation an EXIF block (TIFF header first, as zune-jpeg returns it) asks for;
+/// upright when there is none or it cannot be read.
+fn exif_orientation(exif: Option<&Vec<u8>>) -> Orientation {
+    exif.and_then(|chunk| Orientation::from_exif_chunk(chunk)).unwrap_or(Orientation::NoTransforms)
 }
 
 /// A JPEG decoded by zune-jpeg in strict mode with the output colour space the `image` crate
-/// asks for (RGB, RGBA, Luma, LumaA kept; CMYK, YCCK and others converted to RGB).
+/// asks for (RGB, RGBA, Luma, LumaA kept; CMYK, YCCK and others converted to RGB), and the
+/// orientation of its EXIF block (not yet applied).
 ///
 /// `Ok(None)`: the strict decoder refused the file for a reason other than missing data; the
 /// caller decodes it leniently. Errors: truncated data, or larger than [`MAX_SIDE`] /
 /// [`MAX_ALLOC`].
-fn decode_jpeg_strict(bytes: &[u8]) -> Result<Option<DynamicImage>> {
+fn decode_jpeg_strict(bytes: &[u8]) -> Result<Option<(DynamicImage, Orientation)>> {
     let options = DecoderOptions::default()
         .set_strict_mode(true)
         .set_max_width(MAX_SIDE as usize)
@@ -87,6 +126,7 @@ fn decode_jpeg_strict(bytes: &[u8]) -> Result<Option<DynamicImage>> {
     if (w * h * out.num_components()) as u64 > MAX_ALLOC {
         bail!("{w}x{h} JPEG needs more than {MAX_ALLOC} bytes decoded");
     }
+    let orientation = exif_orientation(decoder.exif());
     decoder.set_options(decoder.options().jpeg_set_out_colorspace(out));
     let pixels = match decoder.decode() {
         Ok(p) => p,
@@ -99,12 +139,12 @@ fn decode_jpeg_strict(bytes: &[u8]) -> Result<Option<DynamicImage>> {
         ColorSpace::LumaA => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageLumaA8),
         _ => ImageBuffer::from_raw(w, h, pixels).map(DynamicImage::ImageRgb8),
     };
-    Ok(img)
+    Ok(img.map(|img| (img, orientation)))
 }
 
 /// A strict-mode failure: missing data (the file ends inside the headers or the compressed
 /// scan) is an error; anything else is left to the lenient decoder (`Ok(None)`).
-fn refused(e: DecodeErrors) -> Result<Option<DynamicImage>> {
+fn refused<T>(e: DecodeErrors) -> Result<Option<T>> {
     let truncated = match &e {
         DecodeErrors::ExhaustedData | DecodeErrors::IoErrors(_) => true,
         DecodeErrors::FormatStatic(msg) => msg.contains("Premature end"),

@@ -130,14 +130,17 @@ impl Preprocessor {
         }
     }
 
-    /// JSON description for the cache metadata: size, resize, resample, crop, rescale, mean, std.
+    /// JSON description for the cache metadata: size, resize, resample, crop, rescale, mean, std,
+    /// and `"exif_orientation": "applied"` ([`image_io::EXIF_ORIENTATION`]: images are turned
+    /// upright before preprocessing, issue 16; caches without the key predate it and are refused
+    /// on resume).
     pub fn describe(&self) -> Value {
         let resize = match self.resize {
             Resize::Exact { height, width } => json!({"mode": "exact", "height": height, "width": width}),
             Resize::ShortestEdge { edge } => json!({"mode": "shortest_edge", "edge": edge}),
             Resize::None => json!({"mode": "none"}),
         };
-        json!({
+        let mut description = json!({
             "size": self.output_size().map(|(h, w)| vec![h, w]),
             "resize": resize,
             "resample": self.filter.name(),
@@ -145,7 +148,9 @@ impl Preprocessor {
             "rescale": self.rescale,
             "mean": self.mean_std.map(|m| m.0.to_vec()),
             "std": self.mean_std.map(|m| m.1.to_vec()),
-        })
+        });
+        description[marnet_data::cache::EXIF_ORIENTATION_KEY] = json!(image_io::EXIF_ORIENTATION);
+        description
     }
 
     /// Decodes and preprocesses one file: `(3, H, W)` f32, CHW order. Errors name the file.

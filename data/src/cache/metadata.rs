@@ -1,6 +1,10 @@
 //! The cache's key-value metadata (DESIGN.md §3): which encoders, weights, pooling and
 //! preprocessing produced the features. Stored in every part as Arrow schema metadata and as
 //! Parquet file key-value metadata, keys prefixed `marnet.`.
+//!
+//! `preprocess` holds `"exif_orientation": "applied"` from the build on that turns images upright
+//! by their EXIF orientation (issue 16); a cache without it is refused on resume and by
+//! `marnet-heads predict`, with [`exif_orientation_hint`] saying why.
 
 use std::collections::BTreeMap;
 
@@ -27,7 +31,7 @@ pub struct CacheMetadata {
     pub image_model_type: String,
     /// Image pooling: `cls` or `mean`.
     pub image_pooling: String,
-    /// Image preprocessing (size, resample, mean, std, ...) as JSON.
+    /// Image preprocessing (size, resample, mean, std, ..., `exif_orientation`) as JSON.
     pub preprocess: serde_json::Value,
     /// Text encoder: local folder or hub id.
     pub text_model: String,
@@ -170,7 +174,7 @@ impl CacheMetadata {
                 s.to_string()
             }
         };
-        let parts: Vec<String> = keys
+        let mut parts: Vec<String> = keys
             .iter()
             .map(|k| {
                 format!(
@@ -180,6 +184,21 @@ impl CacheMetadata {
                 )
             })
             .collect();
+        parts.extend(exif_orientation_hint(&self.preprocess, &other.preprocess).map(str::to_string));
         Some(parts.join("; "))
     }
+}
+
+/// Name of the preprocessing key that records that images were turned upright by their EXIF
+/// orientation before preprocessing (issue 16).
+pub const EXIF_ORIENTATION_KEY: &str = "exif_orientation";
+
+/// The explanation to add when two preprocessing descriptions differ in whether the EXIF
+/// orientation was applied (one has [`EXIF_ORIENTATION_KEY`], the other not); `None` otherwise.
+pub fn exif_orientation_hint(a: &serde_json::Value, b: &serde_json::Value) -> Option<&'static str> {
+    let applied = |v: &serde_json::Value| v.get(EXIF_ORIENTATION_KEY).is_some();
+    (applied(a) != applied(b)).then_some(
+        "one side was extracted by an older build that ignored the images' EXIF orientation \
+         (photos stored sideways were embedded sideways): re-extract those features with this build",
+    )
 }

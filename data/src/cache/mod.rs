@@ -18,7 +18,7 @@ mod schema;
 mod writer;
 
 pub use manifest::{list_part_files, CacheManifest, PartEntry, MANIFEST_FILE};
-pub use metadata::{CacheMetadata, KEY_PREFIX, TOOL_VERSION_KEY};
+pub use metadata::{exif_orientation_hint, CacheMetadata, EXIF_ORIENTATION_KEY, KEY_PREFIX, TOOL_VERSION_KEY};
 pub use part_write::ROW_GROUP_ROWS;
 pub use reader::{read_cache, FeatureCache};
 pub use rows::FeatureRows;

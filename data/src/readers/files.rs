@@ -14,8 +14,8 @@ pub(crate) fn find_child_ci(dir: &Path, name: &str) -> Option<PathBuf> {
     let entries = std::fs::read_dir(dir).ok()?;
     let mut found: Vec<PathBuf> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().eq_ignore_ascii_case(name))
         .map(|e| e.path())
+        .filter(|p| is_named_ci(p, name))
         .collect();
     found.sort();
     found.into_iter().next()
@@ -42,6 +42,11 @@ pub(crate) fn sorted_subdirs(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     }
     dirs.sort();
     Ok(dirs)
+}
+
+/// Whether the last component of `path` is `name`, ASCII case ignored.
+pub(crate) fn is_named_ci(path: &Path, name: &str) -> bool {
+    path.file_name().is_some_and(|n| n.to_string_lossy().eq_ignore_ascii_case(name))
 }
 
 /// Image file extensions recognised in class sub-folders (ASCII case ignored).

@@ -1,17 +1,21 @@
-//! `ingredient101:DIR`: Ingredient-101 on top of Food-101 (DESIGN.md §4).
+//! `ingredient101:DIR`: Ingredient-101 on top of Food-101 (DESIGN.md §4, issue 16).
 //!
-//! Layout: `images/<class>/<id>.jpg` and an annotations folder named `annotations` or
-//! `Annotations` (ASCII case ignored) holding `{train,val,test}_images.txt` (`<class>/<id>`,
-//! no `.jpg`), `{train,val,test}_labels.txt` (0-based class index, aligned line by line with the
-//! images file), `classes.txt` and `ingredients.txt` (line i = the comma-separated ingredients of
-//! class i; empty items dropped). Text = that class's ingredients joined by `", "`. Sizes are
-//! counted, never assumed; `val` files may be absent.
+//! Layout: an `images/<class>/<id>.jpg` folder and an `annotations` folder (ASCII case ignored),
+//! each directly under the root or one level down, as unpacking the two downloads side by side
+//! gives: `food-101/images/...` next to `Ingredients101/Annotations/...`. Several candidates are
+//! an error listing them; none, an error naming every place looked. The annotations folder holds
+//! `{train,val,test}_images.txt` (`<class>/<id>`, no `.jpg`), `{train,val,test}_labels.txt`
+//! (0-based class index, aligned line by line with the images file), `classes.txt` and
+//! `ingredients.txt` (line i = the comma-separated ingredients of class i; empty items dropped).
+//! Text = that class's ingredients joined by `", "`. Sizes are counted, never assumed; `val`
+//! files may be absent. Sample ids are image paths relative to the root
+//! (`food-101/images/apple_pie/101.jpg`); `inspect` reports both folders.
 
 use std::path::Path;
 
 use anyhow::Context;
 
-use super::files::{find_child_ci, require_child_ci};
+use super::files::{find_child_ci, is_named_ci, rel_id, require_child_ci, sorted_subdirs};
 use super::labels::read_class_list;
 use super::lines::{read_lines, read_nonblank_lines};
 use super::record::{normalize_rel_path, Origin, RawRecord};
@@ -20,10 +24,12 @@ use crate::{Dataset, DatasetKind, Split};
 /// Loads Ingredient-101 rooted at `root`.
 ///
 /// # Errors
-/// No annotations folder or list file, images and labels files of different lengths, a label
-/// that is not an integer or is outside `0..K` (file and line named).
+/// No or several annotations or images folders (the places looked or the candidates listed), a
+/// missing list file, images and labels files of different lengths, a label that is not an
+/// integer or is outside `0..K` (file and line named).
 pub fn load(root: &Path) -> anyhow::Result<Dataset> {
-    let ann = require_child_ci(root, "annotations", "the Ingredient-101 annotations folder")?;
+    let ann = locate_folder(root, "annotations", "the Ingredient-101 annotations folder")?;
+    let images = locate_folder(root, "images", "the Food-101 images folder")?;
     let classes_path = require_child_ci(&ann, "classes.txt", "class names")?;
     let class_names = read_class_list(&classes_path)?;
     let k = class_names.len();
@@ -37,8 +43,7 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
         classes_path.display()
     );
     let texts: Vec<Option<String>> = ingredient_lines.iter().map(|l| ingredient_text(&l.text)).collect();
-    let images = find_child_ci(root, "images").unwrap_or_else(|| root.join("images"));
-    let images_rel = images.file_name().map_or("images".into(), |n| n.to_string_lossy().into_owned());
+    let images_rel = rel_id(root, &images);
 
     let mut samples = Vec::new();
     for split in Split::ALL {
@@ -88,7 +93,45 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
             samples.push(record.into_sample(root, index as u32));
         }
     }
-    Ok(Dataset::new(DatasetKind::Ingredient101, root.to_path_buf(), class_names, samples))
+    Ok(Dataset::new(DatasetKind::Ingredient101, root.to_path_buf(), class_names, samples)
+        .with_folder("annotations", rel_id(root, &ann))
+        .with_folder("images", images_rel))
+}
+
+/// The one folder called `name` (ASCII case ignored) directly under `root` or in one of its
+/// sub-folders.
+///
+/// # Errors
+/// None (every place looked is named) or several (all are listed).
+fn locate_folder(root: &Path, name: &str, what: &str) -> anyhow::Result<std::path::PathBuf> {
+    let (mut found, subdirs): (Vec<_>, Vec<_>) = sorted_subdirs(root)?.into_iter().partition(|d| is_named_ci(d, name));
+    for dir in &subdirs {
+        found.extend(sorted_subdirs(dir)?.into_iter().filter(|d| is_named_ci(d, name)));
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => {
+            const SHOWN: usize = 12;
+            let mut places: Vec<String> = std::iter::once(format!("{name}/"))
+                .chain(subdirs.iter().map(|d| format!("{}/{name}/", rel_id(root, d))))
+                .collect();
+            if places.len() > SHOWN {
+                let more = places.len() - SHOWN;
+                places.truncate(SHOWN);
+                places.push(format!("and {more} more sub-folders"));
+            }
+            anyhow::bail!(
+                "missing {what} in {}: looked for {} (any case)",
+                root.display(),
+                places.join(", ")
+            )
+        }
+        _ => anyhow::bail!(
+            "several candidates for {what} in {}: {}; keep one (or point at a root that holds one)",
+            root.display(),
+            found.iter().map(|d| format!("{}/", rel_id(root, d))).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// Comma-separated ingredients, blanks and empty items dropped, joined by `", "`.

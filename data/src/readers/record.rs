@@ -3,6 +3,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use unicode_normalization::UnicodeNormalization;
+
 use crate::{Sample, Split};
 
 /// Where a row was read: a file and a 1-based line (or row, for Parquet) number.
@@ -38,16 +40,33 @@ pub(crate) struct RawRecord {
 }
 
 impl RawRecord {
-    /// The finished sample under `root` with the resolved class index.
+    /// The finished sample under `root` with the resolved class index. The id is the path as
+    /// written; the image path is [`resolve_unicode_form`]'s.
     pub fn into_sample(self, root: &Path, label: u32) -> Sample {
         Sample {
-            image_path: root.join(&self.rel_path),
+            image_path: resolve_unicode_form(root, &self.rel_path),
             id: self.rel_path,
             text: self.text,
             label,
             split: self.split,
         }
     }
+}
+
+/// `root/rel`, or `root/` + `rel` in the other Unicode normalisation form (NFC or NFD) when only
+/// that file exists (issue 16): a manifest typed on Linux or Windows holds NFC names (`crème`
+/// as one `è`), files copied from macOS may be named in NFD (`e` + combining grave), and the
+/// reverse. ASCII paths are joined without touching the disk.
+pub(crate) fn resolve_unicode_form(root: &Path, rel: &str) -> PathBuf {
+    let path = root.join(rel);
+    if rel.is_ascii() || path.exists() {
+        return path;
+    }
+    [rel.nfc().collect::<String>(), rel.nfd().collect::<String>()]
+        .into_iter()
+        .map(|form| root.join(form))
+        .find(|candidate| candidate.exists())
+        .unwrap_or(path)
 }
 
 /// Normalises a relative path as written in a metadata file: backslashes to `/`, no leading

@@ -32,25 +32,61 @@ pub(crate) fn read_table(path: &Path) -> anyhow::Result<Table> {
     }
 }
 
-fn read_delimited(path: &Path, delimiter: u8) -> anyhow::Result<Table> {
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .has_headers(true)
-        .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader.headers().with_context(|| format!("{} line 1: bad header", path.display()))?;
+/// Reads a CSV/TSV manifest. `default` is the extension's delimiter; a header line that names
+/// `file_name` only when split at another of `,` `;` tab selects that one instead (Excel saves
+/// "CSV" with `;` in locales with a decimal comma). A UTF-8 BOM and CRLF endings are accepted;
+/// text that is not UTF-8 is an error naming the line.
+fn read_delimited(path: &Path, default: u8) -> anyhow::Result<Table> {
+    let bytes = std::fs::read(path).with_context(|| format!("opening {}", path.display()))?;
+    let delimiter = sniff_delimiter(&bytes, default);
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(true).from_reader(bytes.as_slice());
+    let headers = reader.headers().map_err(|e| not_utf8_or(e, path, 1, "bad header"))?;
     let pos = column_positions(headers.iter());
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
-            let line = e.position().map_or(i + 2, |p| p.line() as usize);
-            anyhow::anyhow!("{} line {line}: malformed row: {e}", path.display())
+            let line = e.position().map_or(i + 2, |p| line_at(&bytes, p.byte()));
+            not_utf8_or(e, path, line, "malformed row")
         })?;
-        let line = record.position().map_or(i + 2, |p| p.line() as usize);
+        let line = record.position().map_or(i + 2, |p| line_at(&bytes, p.byte()));
         let cells = pos.map(|p| p.and_then(|p| record.get(p)).map(str::to_string));
         rows.push(TableRow::from_cells(Origin::line(path, line), cells));
     }
     Ok(Table { present: pos.map(|p| p.is_some()), rows })
+}
+
+/// The 1-based line of the record the csv reader positioned at byte `offset`. The reader's own
+/// line count lags by one after a CRLF (it counts the `\n` when the next record starts), so the
+/// newlines up to and including `offset` are counted instead.
+fn line_at(bytes: &[u8], offset: u64) -> usize {
+    let end = (offset as usize + 1).min(bytes.len());
+    1 + bytes[..end].iter().filter(|&&b| b == b'\n').count()
+}
+
+/// The one-line error of a csv failure on `line`: text that is not UTF-8 says so (Excel's plain
+/// "CSV" is Windows-1252), anything else is `what` with the reader's message.
+fn not_utf8_or(e: csv::Error, path: &Path, line: usize, what: &str) -> anyhow::Error {
+    if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
+        anyhow::anyhow!("{} line {line}: not UTF-8 text (save the manifest as UTF-8, in Excel \"CSV UTF-8\")", path.display())
+    } else {
+        anyhow::anyhow!("{} line {line}: {what}: {e}", path.display())
+    }
+}
+
+/// The delimiter under which the first line of `bytes` holds a `file_name` column: `default`
+/// first, then `,`, `;` and tab; `default` when none does (the caller then reports the missing
+/// column).
+fn sniff_delimiter(bytes: &[u8], default: u8) -> u8 {
+    let header = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    for delimiter in [default, b',', b';', b'\t'] {
+        let mut reader = csv::ReaderBuilder::new().delimiter(delimiter).has_headers(false).from_reader(header);
+        let Some(Ok(record)) = reader.byte_records().next() else { continue };
+        let names: Vec<String> = record.iter().map(|f| String::from_utf8_lossy(f).into_owned()).collect();
+        if column_positions(names.iter().map(String::as_str))[0].is_some() {
+            return delimiter;
+        }
+    }
+    default
 }
 
 fn read_jsonl(path: &Path) -> anyhow::Result<Table> {

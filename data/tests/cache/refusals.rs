@@ -52,6 +52,23 @@ fn writer_refuses_a_folder_of_other_models_or_dims() {
     assert!(err.contains("part-00000-of-00002.parquet") && err.contains("marnet.text_model_sha256"), "{err}");
 }
 
+/// A cache written before EXIF orientation was applied (issue 16: no `exif_orientation` in its
+/// preprocessing) is refused by a build that applies it, and the message says why.
+#[test]
+fn writer_refuses_a_cache_that_ignored_exif_orientation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let old = metadata(8, 4);
+    assert!(old.preprocess.get("exif_orientation").is_none());
+    let w = CacheWriter::create_or_resume(tmp.path(), old.clone(), 1).unwrap();
+    w.write_part(0, &lcg_rows(0, 3, 8, 4, 1)).unwrap();
+    let mut new = old;
+    new.preprocess["exif_orientation"] = "applied".into();
+    let err = err_text(CacheWriter::create_or_resume(tmp.path(), new, 1));
+    assert!(err.contains("refusing to mix") && err.contains("marnet.preprocess:"), "{err}");
+    assert!(err.contains("ignored the images' EXIF orientation") && err.contains("re-extract"), "{err}");
+    assert!(!err.contains('\n'), "{err}");
+}
+
 #[test]
 fn reader_refuses_parts_of_other_models_dims_or_counts() {
     let tmp = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ mod common;
 mod errors;
 mod imagefolder;
 mod ingredient101;
+mod inputs;
 mod inspect;
 mod manifest;
 mod vireo172;

@@ -10,7 +10,8 @@ pub struct InspectArgs {
     pub dataset: String,
 }
 
-/// Prints `{"kind", "root", "classes", "class_names", "splits", "with_text", "missing_files"}` to stdout.
+/// Prints `{"kind", "root", "classes", "class_names", "splits", "with_text", "missing_files"}`
+/// (plus `"folders"` for ingredient101: the annotations and images folders used) to stdout.
 ///
 /// # Errors
 /// The dataset cannot be read (the message names the file and line).

@@ -8,7 +8,7 @@ use marnet_extract::pipeline::json_fixpoint;
 use crate::report::run_output::CACHE_METADATA_FILE;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
-use marnet_data::cache::CacheMetadata;
+use marnet_data::cache::{exif_orientation_hint, CacheMetadata};
 use marnet_extract::{load_image_model, parse_dtype, ImageModel, Pooling};
 use std::path::Path;
 
@@ -40,8 +40,9 @@ pub fn load_recorded_model(meta: &CacheMetadata, spec_override: Option<&str>, de
         );
     }
     if json_fixpoint(&model.info.preprocess) != json_fixpoint(&meta.preprocess) {
+        let why = exif_orientation_hint(&meta.preprocess, &model.info.preprocess).map_or(String::new(), |h| format!(" ({h}, then retrain)"));
         bail!(
-            "image model {spec:?}: preprocessing {} differs from the recorded {}",
+            "image model {spec:?}: preprocessing {} differs from the recorded {}{why}",
             model.info.preprocess,
             meta.preprocess
         );

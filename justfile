@@ -14,11 +14,18 @@ default:
 # Fetch the real demo assets if missing, then extract and train the heads on them.
 demo: demo-assets extract train-heads
 
-# Run every test: Rust (debug profile, dependencies optimised) and the Python converter tests.
+# Run every test: Rust (debug profile, dependencies optimised), the Python converter tests and the
+# cache interop test (pyarrow, pandas, polars, DuckDB, HF datasets open a cache folder).
 test:
     bash scripts/setup-dev.sh
     cargo test --workspace --no-fail-fast
     python -m pytest -q tools/tests
+
+# The Slurm job-array scripts (deploy/slurm/) on a real one-node Slurm on localhost: array
+# extraction = one process bit for bit, scancel + resubmit resumes, sweep array = --jobs 1.
+# Needs root (installs Debian's slurm-wlm and munge when missing) and the demo assets.
+test-slurm:
+    bash scripts/test-slurm.sh
 
 # --- stage one (section owned by the extraction pipeline) ---
 

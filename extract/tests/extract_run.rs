@@ -77,7 +77,7 @@ fn cache_has_every_row_with_dims_nulls_and_metadata() {
         m.preprocess
     );
     assert_eq!(m.image_model_sha256.len(), 64);
-    assert!(!out.path().join("bad_inputs.jsonl").exists());
+    assert!(!out.path().join(".bad_inputs.jsonl").exists());
 }
 
 #[test]

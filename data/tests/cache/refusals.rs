@@ -44,8 +44,8 @@ fn writer_refuses_a_folder_of_other_models_or_dims() {
     let err = err_text(CacheWriter::create_or_resume(tmp.path(), metadata(8, 4), 3));
     assert!(err.contains("2 parts, not 3"), "{err}");
 
-    // With manifest.json gone, the part files themselves still refuse.
-    std::fs::remove_file(tmp.path().join("manifest.json")).unwrap();
+    // With .manifest.json gone, the part files themselves still refuse.
+    std::fs::remove_file(tmp.path().join(".manifest.json")).unwrap();
     let mut other_text = metadata(8, 4);
     other_text.text_model_sha256 = "cc".repeat(32);
     let err = err_text(CacheWriter::create_or_resume(tmp.path(), other_text, 2));

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use marnet_data::scheduler::ShareSpec;
 
 use super::train::{effective_config, parse_device};
 use crate::features::Features;
@@ -29,9 +30,11 @@ pub struct SweepArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only share k of n (runs whose index modulo n is k), e.g. `--worker 0/2` on one
-    /// machine and `--worker 1/2` on another, both writing to one shared --out.
+    /// machine and `--worker 1/2` on another, both writing to one shared --out. `auto`: k/n of
+    /// this task of a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, MARNET_TASK_COUNT).
     #[arg(long, default_value = "0/1")]
-    pub worker: Worker,
+    pub worker: ShareSpec,
     /// Mode every trial trains (baseline, ema, mlp, cdr, fusion); default: the sweep file's
     /// `mode`, else fusion.
     #[arg(long)]
@@ -61,6 +64,11 @@ pub struct SweepReportArgs {
 /// Runs `marnet-heads sweep`: validates every trial, loads the cache, trains this worker's
 /// unfinished runs, then writes the merged report of whatever is recorded so far.
 pub fn run(args: SweepArgs) -> Result<()> {
+    let share = args.worker.resolve_from_process_env().context("--worker auto")?;
+    if let Some(source) = &share.source {
+        eprintln!("--worker auto: worker {} ({source})", share.share);
+    }
+    let worker = Worker { index: share.share.index, count: share.share.count };
     let spec = load_sweep(&args.sweep)?;
     let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
     let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
@@ -97,12 +105,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
             "sweep {}: {} runs in all, worker {}/{} ({} jobs, mode {mode})",
             args.sweep.display(),
             runs.len(),
-            args.worker.index,
-            args.worker.count,
+            worker.index,
+            worker.count,
             jobs
         );
     }
-    let opts = EngineOptions { jobs, worker: args.worker, progress: !args.quiet };
+    let opts = EngineOptions { jobs, worker, progress: !args.quiet };
     let outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, |cfg, seed| {
         let r = train_mode(&features, cfg, mode, cfg.seed + seed)?;
         Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })

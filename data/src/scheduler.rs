@@ -49,6 +49,13 @@ impl Share {
     }
 }
 
+impl Default for Share {
+    /// `0/1`: everything.
+    fn default() -> Self {
+        Share::ALL
+    }
+}
+
 impl fmt::Display for Share {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.index, self.count)

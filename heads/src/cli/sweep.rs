@@ -10,7 +10,7 @@ use marnet_data::scheduler::ShareSpec;
 use super::train::{effective_config, parse_device};
 use crate::features::Features;
 use crate::modes::{train_mode, Mode};
-use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics, Worker};
+use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics};
 
 /// Arguments of `marnet-heads sweep`.
 #[derive(Debug, Args)]
@@ -68,7 +68,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     if let Some(source) = &share.source {
         eprintln!("--worker auto: worker {} ({source})", share.share);
     }
-    let worker = Worker { index: share.share.index, count: share.share.count };
+    let worker = share.share;
     let spec = load_sweep(&args.sweep)?;
     let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
     let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;

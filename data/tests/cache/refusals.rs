@@ -157,8 +157,8 @@ fn reader_refuses_nan_and_other_schema_versions() {
     assert_eq!(cache.rows.splits, [Split::Train, Split::Train, Split::Val]);
 
     let mut future = kv;
-    future.insert("marnet.schema_version".into(), "2".into());
+    future.insert("marnet.schema_version".into(), "3".into());
     hand_written_part(&path, future, [3.0, 4.0]);
     let err = err_text(read_cache(tmp.path()));
-    assert!(err.contains("cache schema version 2, but this build reads version 1"), "{err}");
+    assert!(err.contains("cache schema version 3, but this build reads versions 1 to 2"), "{err}");
 }

@@ -9,6 +9,7 @@
 
 mod extract_common;
 
+use clap::Parser;
 use extract_common::*;
 use marnet_data::cache::CacheManifest;
 use marnet_extract::pipeline::read_bad_inputs;
@@ -61,13 +62,16 @@ fn resuming_a_schema_1_cache_renames_its_sidecars_and_keeps_its_parts() {
     // As if the shard owning part 2 had not finished.
     let part2 = "part-00002-of-00004.parquet";
     std::fs::remove_file(out.join(part2)).unwrap();
-    run(
-        "manifest:tests/fixtures/dataset/with_bad.csv",
-        &out,
-        &["--rows-per-part", "5", "--on-bad-image", "skip"],
-    )
-    .map(|_| ())
-    .unwrap_or_else(|e| panic!("resuming the schema 1 cache (run from {:?}): {e:#}", std::env::current_dir()));
+    let out_arg = out.display().to_string();
+    let argv = [
+        "marnet-extract", "run", "--dataset", "manifest:tests/fixtures/dataset/with_bad.csv",
+        "--image-model", "tests/fixtures/tiny/clip", "--text-model", "tests/fixtures/tiny/bert",
+        "--out", &out_arg, "--rows-per-part", "5", "--on-bad-image", "skip", "--quiet",
+    ];
+    marnet_extract::cli::Cli::try_parse_from(argv)
+        .map_err(anyhow::Error::from)
+        .and_then(marnet_extract::cli::run)
+        .unwrap_or_else(|e| panic!("resuming the schema 1 cache (run from {:?}): {e:#}", std::env::current_dir()));
     let mut expected = vec![".bad_inputs.jsonl"];
     let lists: Vec<String> = (0..4).map(|i| format!(".bad_inputs.part-{i:05}.jsonl")).collect();
     expected.extend(lists.iter().map(String::as_str));

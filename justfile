@@ -19,11 +19,18 @@ default:
 # Fetch the demo assets if missing, build, extract and train the heads (a line before each step).
 demo: demo-assets extract train-heads
 
-# Run every test: Rust (debug profile, dependencies optimised) and the Python tests (tools/tests).
+# Run every test: Rust (debug profile, dependencies optimised), the Python converter tests and the
+# cache interop test (pyarrow, pandas, polars, DuckDB, HF datasets open a cache folder).
 test:
     bash scripts/setup-dev.sh
     cargo test --workspace --no-fail-fast
     python -m pytest -q tools/tests
+
+# The Slurm job-array scripts (deploy/slurm/) on a real one-node Slurm on localhost: array
+# extraction = one process bit for bit, scancel + resubmit resumes, sweep array = --jobs 1.
+# Needs root (installs Debian's slurm-wlm and munge when missing) and the demo assets.
+test-slurm:
+    bash scripts/test-slurm.sh
 
 # --- stage one (section owned by the extraction pipeline) ---
 
@@ -68,8 +75,8 @@ train-heads *ARGS:
     set -euo pipefail
     bash scripts/build-release.sh marnet-heads
     if [ "$#" -eq 0 ]; then
-      echo "==> training the heads of every mode on {{cache}} into {{run}} (about 10-12 s on 2 idle cores)" >&2
-      set -- --cache {{cache}} --out {{run}} --mode all
+      echo "==> training the heads of every mode with 3 seeds on {{cache}} into {{run}} (about 4 min on 2 idle cores)" >&2
+      set -- --cache {{cache}} --out {{run}} --mode all --seeds 3
     fi
     cargo run --release --quiet -p marnet-heads -- train "$@"
 

@@ -7,6 +7,8 @@
 //!   per-sample embeddings `x_v` (N, D_v) and `x_s` (N, D_s).
 //!
 //! - [`fast_math`]: the vectorisable `exp` of the CPU kernels of both stages.
+//! - [`scheduler`]: `k/n` work shares (`--shard`, `--worker`) and `auto`, read from a Slurm job
+//!   array or a Kubernetes Indexed Job.
 //!
 //! Readers never decode images; they only resolve paths, so a dataset with missing images still
 //! loads ([`Dataset::missing_files`], [`Dataset::check_images_exist`]).
@@ -20,6 +22,7 @@ mod inspect;
 mod kind;
 pub mod readers;
 mod sample;
+pub mod scheduler;
 mod split;
 
 pub use dataset::{load_dataset, load_kind, parse_spec, Dataset};

@@ -79,7 +79,7 @@ fn cache_has_every_row_with_dims_nulls_and_metadata() {
     );
     assert_eq!(m.preprocess["exif_orientation"], "applied", "issue 16: recorded in the preprocessing");
     assert_eq!(m.image_model_sha256.len(), 64);
-    assert!(!out.path().join("bad_inputs.jsonl").exists());
+    assert!(!out.path().join(".bad_inputs.jsonl").exists());
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `manifest.json` of a cache folder (DESIGN.md §3): the parts present, their row counts and
-//! sha256, and whether all parts are done. It is always rebuilt by scanning the part files in
+//! `.manifest.json` of a cache folder (DESIGN.md §3; `manifest.json` before schema version 2,
+//! still read): the parts present, their row counts and sha256, and whether all parts are done. It is always rebuilt by scanning the part files in
 //! the folder, so several shard processes writing into one folder converge on the same manifest.
 
 use std::collections::BTreeMap;
@@ -10,11 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use super::part_read::read_part_metadata;
 use super::schema::parse_part_file_name;
+use super::sidecars::{existing_sidecar, MANIFEST_FILE};
 use super::{CacheMetadata, SCHEMA_VERSION};
 use crate::fsutil::{sha256_file, write_atomic};
-
-/// File name of the manifest inside a cache folder.
-pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// One completed part.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,7 +31,7 @@ pub struct PartEntry {
     pub completed: bool,
 }
 
-/// The content of `manifest.json`.
+/// The content of `.manifest.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheManifest {
     /// [`SCHEMA_VERSION`] of the writer.
@@ -49,15 +47,15 @@ pub struct CacheManifest {
 }
 
 impl CacheManifest {
-    /// Reads `dir/manifest.json`; `Ok(None)` when there is none.
+    /// Reads `dir/.manifest.json` (or the `manifest.json` of a schema version 1 cache);
+    /// `Ok(None)` when there is none.
     ///
     /// # Errors
     /// The file exists but is not a valid manifest.
     pub fn read(dir: &Path) -> anyhow::Result<Option<CacheManifest>> {
-        let path = dir.join(MANIFEST_FILE);
-        if !path.exists() {
+        let Some(path) = existing_sidecar(dir, MANIFEST_FILE) else {
             return Ok(None);
-        }
+        };
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
         let manifest = serde_json::from_str(&text).with_context(|| format!("{}: invalid manifest", path.display()))?;
         Ok(Some(manifest))
@@ -89,7 +87,7 @@ pub fn list_part_files(dir: &Path) -> anyhow::Result<Vec<(PathBuf, usize, usize)
     Ok(parts)
 }
 
-/// Rebuilds `dir/manifest.json` from the part files present (those of `total_parts` only),
+/// Rebuilds `dir/.manifest.json` from the part files present (those of `total_parts` only),
 /// reusing the previous manifest's sha256 for files whose name and size are unchanged, and
 /// writes it atomically.
 ///
@@ -125,7 +123,7 @@ pub fn rewrite_manifest(dir: &Path, metadata: &CacheMetadata, total_parts: usize
         completed: parts.len() == total_parts,
         parts,
     };
-    let json = serde_json::to_string_pretty(&manifest).context("serialising manifest.json")?;
+    let json = serde_json::to_string_pretty(&manifest).context("serialising the cache manifest")?;
     write_atomic(&dir.join(MANIFEST_FILE), json.as_bytes())?;
     Ok(manifest)
 }

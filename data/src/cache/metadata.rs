@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::SCHEMA_VERSION;
+use super::{OLDEST_READABLE_SCHEMA_VERSION, SCHEMA_VERSION};
 
 /// Prefix of every metadata key.
 pub const KEY_PREFIX: &str = "marnet.";
@@ -94,7 +94,7 @@ impl CacheMetadata {
     ///
     /// # Errors
     /// A missing key, a value that does not parse (named with the expected type), or a
-    /// `marnet.schema_version` other than [`SCHEMA_VERSION`].
+    /// `marnet.schema_version` outside [`OLDEST_READABLE_SCHEMA_VERSION`]`..=`[`SCHEMA_VERSION`].
     pub fn from_kv<'a, I>(kv: I) -> anyhow::Result<CacheMetadata>
     where
         I: IntoIterator<Item = (&'a String, &'a String)>,
@@ -114,8 +114,8 @@ impl CacheMetadata {
         };
         let version = parse("schema_version", "an integer")?;
         anyhow::ensure!(
-            version == SCHEMA_VERSION as usize,
-            "cache schema version {version}, but this build reads version {SCHEMA_VERSION}: re-extract the features"
+            (OLDEST_READABLE_SCHEMA_VERSION as usize..=SCHEMA_VERSION as usize).contains(&version),
+            "cache schema version {version}, but this build reads versions {OLDEST_READABLE_SCHEMA_VERSION} to {SCHEMA_VERSION}: re-extract the features"
         );
         let json = |key: &str| -> anyhow::Result<serde_json::Value> {
             let v = get(key)?;

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::manifest::{list_part_files, rewrite_manifest, CacheManifest, MANIFEST_FILE};
+use super::manifest::{list_part_files, rewrite_manifest, CacheManifest};
+use super::sidecars::{migrate_legacy_sidecars, MANIFEST_FILE};
 use super::part_read::read_part_metadata;
 use super::part_write::write_part_file;
 use super::schema::part_file_name;
@@ -26,12 +27,13 @@ pub struct CacheWriter {
 }
 
 impl CacheWriter {
-    /// Opens `dir` for writing `total_parts` parts with `metadata`, creating it if needed and
-    /// deleting temp files left by dead writers.
+    /// Opens `dir` for writing `total_parts` parts with `metadata`, creating it if needed,
+    /// deleting temp files left by dead writers and renaming the sidecars of a schema version 1
+    /// cache to their hidden names ([`super::sidecars::migrate_legacy_sidecars`]).
     ///
     /// # Errors
     /// `total_parts` is 0 or above [`MAX_PARTS`], `d_v` is 0, the folder cannot be created, or
-    /// its `manifest.json` or existing parts were written with other metadata (the message
+    /// its `.manifest.json` or existing parts were written with other metadata (the message
     /// names the differing keys) or another part count. Never mixes caches.
     pub fn create_or_resume(dir: &Path, metadata: CacheMetadata, total_parts: usize) -> anyhow::Result<CacheWriter> {
         anyhow::ensure!(
@@ -41,6 +43,7 @@ impl CacheWriter {
         anyhow::ensure!(metadata.d_v > 0, "d_v must be positive");
         std::fs::create_dir_all(dir).with_context(|| format!("creating cache folder {}", dir.display()))?;
         remove_stale_temps(dir)?;
+        migrate_legacy_sidecars(dir)?;
         if let Some(manifest) = CacheManifest::read(dir)? {
             let theirs = manifest.cache_metadata().with_context(|| {
                 format!("{} belongs to an incompatible cache; use another --out", dir.join(MANIFEST_FILE).display())
@@ -91,7 +94,7 @@ impl CacheWriter {
     }
 
     /// Writes part `index` (temp file, fsync, rename; replaces an existing one), then rewrites
-    /// `manifest.json` atomically from the parts present.
+    /// `.manifest.json` atomically from the parts present.
     ///
     /// # Errors
     /// `index >= total_parts`; rows that do not match the metadata (widths, label range) or
@@ -103,7 +106,7 @@ impl CacheWriter {
         Ok(())
     }
 
-    /// Rewrites `manifest.json` from the parts present (its `completed` flag is true once every
+    /// Rewrites `.manifest.json` from the parts present (its `completed` flag is true once every
     /// part exists; other shards may still be running, so missing parts are not an error).
     ///
     /// # Errors

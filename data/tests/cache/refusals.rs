@@ -44,8 +44,8 @@ fn writer_refuses_a_folder_of_other_models_or_dims() {
     let err = err_text(CacheWriter::create_or_resume(tmp.path(), metadata(8, 4), 3));
     assert!(err.contains("2 parts, not 3"), "{err}");
 
-    // With manifest.json gone, the part files themselves still refuse.
-    std::fs::remove_file(tmp.path().join("manifest.json")).unwrap();
+    // With .manifest.json gone, the part files themselves still refuse.
+    std::fs::remove_file(tmp.path().join(".manifest.json")).unwrap();
     let mut other_text = metadata(8, 4);
     other_text.text_model_sha256 = "cc".repeat(32);
     let err = err_text(CacheWriter::create_or_resume(tmp.path(), other_text, 2));
@@ -174,8 +174,8 @@ fn reader_refuses_nan_and_other_schema_versions() {
     assert_eq!(cache.rows.splits, [Split::Train, Split::Train, Split::Val]);
 
     let mut future = kv;
-    future.insert("marnet.schema_version".into(), "2".into());
+    future.insert("marnet.schema_version".into(), "3".into());
     hand_written_part(&path, future, [3.0, 4.0]);
     let err = err_text(read_cache(tmp.path()));
-    assert!(err.contains("cache schema version 2, but this build reads version 1"), "{err}");
+    assert!(err.contains("cache schema version 3, but this build reads versions 1 to 2"), "{err}");
 }

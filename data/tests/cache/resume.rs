@@ -1,4 +1,4 @@
-//! Resumable writing: done parts, manifest.json content, stale temp files, several writers.
+//! Resumable writing: done parts, .manifest.json content, stale temp files, several writers.
 
 use marnet_data::cache::{part_file_name, read_cache, CacheManifest, CacheWriter};
 use sha2::{Digest, Sha256};

@@ -2,8 +2,10 @@
 //! Parquet feature cache; rerunning the same command resumes.
 
 use crate::encoders::Pooling;
-use crate::pipeline::{self, BadImagePolicy, ExtractOptions, Shard};
+use crate::pipeline::{self, BadImagePolicy, ExtractOptions};
+use anyhow::Context;
 use clap::Args;
+use marnet_data::scheduler::ShareSpec;
 use std::path::PathBuf;
 
 /// Flags of `marnet-extract run`.
@@ -25,14 +27,16 @@ pub struct RunArgs {
     /// pass whatever this is); changes speed and memory only, never the values.
     #[arg(long, default_value_t = pipeline::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
-    /// Extract only the parts i with i % n == k (k/n, e.g. 0/2); run every k, same --out, to complete the cache.
+    /// Extract only the parts i with i % n == k (k/n, e.g. 0/2); run every k, same --out, to
+    /// complete the cache. `auto`: k/n of this task of a Slurm job array (SLURM_ARRAY_TASK_ID,
+    /// SLURM_ARRAY_TASK_COUNT) or a Kubernetes Indexed Job (JOB_COMPLETION_INDEX, MARNET_TASK_COUNT).
     #[arg(long, default_value = "0/1")]
-    pub shard: Shard,
+    pub shard: ShareSpec,
     /// Extract only the first N samples (in the dataset's order).
     #[arg(long)]
     pub limit: Option<usize>,
     /// What to do with a missing, empty or undecodable image: fail (stop, naming the file) or
-    /// skip (leave the sample out and list it in OUT/bad_inputs.jsonl).
+    /// skip (leave the sample out and list it in OUT/.bad_inputs.jsonl).
     #[arg(long, default_value = "fail")]
     pub on_bad_image: BadImagePolicy,
     /// Device: cpu, cuda or cuda:N (cuda needs a build with the `cuda` feature).
@@ -62,15 +66,23 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    /// The pipeline options these flags stand for.
-    pub fn options(&self) -> ExtractOptions {
-        ExtractOptions {
+    /// The pipeline options these flags stand for; `--shard auto` is resolved from the process
+    /// environment (and the share it found is printed to stderr, for the task's log).
+    ///
+    /// # Errors
+    /// `--shard auto` outside a job array task, or with unusable array variables.
+    pub fn options(&self) -> anyhow::Result<ExtractOptions> {
+        let shard = self.shard.resolve_from_process_env().context("--shard auto")?;
+        if let Some(source) = &shard.source {
+            eprintln!("--shard auto: shard {} ({source})", shard.share);
+        }
+        Ok(ExtractOptions {
             dataset: self.dataset.clone(),
             image_model: self.image_model.clone(),
             text_model: self.text_model.clone(),
             out: self.out.clone(),
             batch_size: self.batch_size,
-            shard: self.shard,
+            shard: shard.share,
             limit: self.limit,
             on_bad_image: self.on_bad_image,
             device: self.device.clone(),
@@ -80,7 +92,7 @@ impl RunArgs {
             rows_per_part: self.rows_per_part,
             quiet: self.quiet,
             stop_after_parts: self.stop_after_parts,
-        }
+        })
     }
 }
 
@@ -89,7 +101,7 @@ impl RunArgs {
 /// # Errors
 /// See [`pipeline::run_extraction`].
 pub fn run(args: &RunArgs) -> anyhow::Result<()> {
-    let summary = pipeline::run_extraction(&args.options())?;
+    let summary = pipeline::run_extraction(&args.options()?)?;
     println!("{summary}");
     Ok(())
 }

@@ -1,21 +1,22 @@
 //! Bad images (`--on-bad-image fail|skip`, DESIGN.md section 7): unreadable, missing, empty or
 //! corrupt files. `fail` stops at the first one with an error naming the file (parts already
 //! written stay valid); `skip` leaves the sample out of the cache and lists it in
-//! `DIR/bad_inputs.jsonl`, one `{"id", "path", "reason"}` object per line.
+//! `DIR/.bad_inputs.jsonl`, one `{"id", "path", "reason"}` object per line.
 //!
-//! Each part's skipped samples are first written next to the part (`DIR/bad_inputs/part-NNNNN.jsonl`,
-//! before the part itself), then `bad_inputs.jsonl` is rebuilt from the lists of the finished
+//! Each part's skipped samples are first written next to the part (`DIR/.bad_inputs.part-NNNNN.jsonl`,
+//! before the part itself), then `.bad_inputs.jsonl` is rebuilt from the lists of the finished
 //! parts, in part order; so resumed and sharded runs list every skipped sample exactly once.
+//! The names are hidden so that dataframe readers opening the folder skip them
+//! (`marnet_data::cache::sidecars`); a cache of schema version 1 used them without the dot.
 
 use anyhow::{Context, Result};
+use marnet_data::cache::sidecars::{bad_inputs_part_file, existing_sidecar};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 /// File listing the skipped samples of a cache folder.
-pub const BAD_INPUTS_FILE: &str = "bad_inputs.jsonl";
-/// Folder of the per-part lists.
-const PER_PART_DIR: &str = "bad_inputs";
+pub use marnet_data::cache::sidecars::BAD_INPUTS_FILE;
 
 /// What to do with an image that cannot be read or decoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -23,7 +24,7 @@ pub enum BadImagePolicy {
     /// Stop with an error naming the file.
     #[default]
     Fail,
-    /// Leave the sample out and list it in `bad_inputs.jsonl`.
+    /// Leave the sample out and list it in `.bad_inputs.jsonl`.
     Skip,
 }
 
@@ -50,7 +51,7 @@ pub struct BadInput {
 }
 
 fn part_list_path(dir: &Path, part: usize) -> PathBuf {
-    dir.join(PER_PART_DIR).join(format!("part-{part:05}.jsonl"))
+    dir.join(bad_inputs_part_file(part))
 }
 
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
@@ -83,12 +84,10 @@ pub fn record_part(dir: &Path, part: usize, items: &[BadInput]) -> Result<()> {
         }
         return Ok(());
     }
-    std::fs::create_dir_all(dir.join(PER_PART_DIR))
-        .with_context(|| format!("creating {}", dir.join(PER_PART_DIR).display()))?;
     write_atomic(&path, &to_jsonl(items)?)
 }
 
-/// Rebuilds `DIR/bad_inputs.jsonl` from the lists of the parts for which `is_done` holds, in
+/// Rebuilds `DIR/.bad_inputs.jsonl` from the lists of the parts for which `is_done` holds, in
 /// part order; removes it when nothing was skipped. Returns the number of lines.
 pub fn rebuild(dir: &Path, total_parts: usize, is_done: impl Fn(usize) -> bool) -> Result<usize> {
     let mut text = String::new();
@@ -113,15 +112,15 @@ pub fn rebuild(dir: &Path, total_parts: usize, is_done: impl Fn(usize) -> bool) 
     Ok(lines)
 }
 
-/// Reads `DIR/bad_inputs.jsonl` (empty when absent).
+/// Reads `DIR/.bad_inputs.jsonl`, or the `bad_inputs.jsonl` of a schema version 1 cache
+/// (empty when there is none).
 ///
 /// # Errors
 /// A line is not a `{"id", "path", "reason"}` object (the line number is named).
 pub fn read_bad_inputs(dir: &Path) -> Result<Vec<BadInput>> {
-    let path = dir.join(BAD_INPUTS_FILE);
-    if !path.exists() {
+    let Some(path) = existing_sidecar(dir, BAD_INPUTS_FILE) else {
         return Ok(Vec::new());
-    }
+    };
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()

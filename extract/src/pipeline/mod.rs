@@ -139,7 +139,7 @@ pub fn cache_metadata(
 
 /// `value` after as many text round trips as make it stable (at most 3). serde_json's default
 /// float parser may land one ulp away from the printed float, so a value compared with its own
-/// re-read copy (the cache metadata stored in `manifest.json`) must be stored in re-read form.
+/// re-read copy (the cache metadata stored in `.manifest.json`) must be stored in re-read form.
 pub fn json_fixpoint(value: &serde_json::Value) -> serde_json::Value {
     let mut v = value.clone();
     for _ in 0..3 {
@@ -309,7 +309,7 @@ impl Consumer<'_> {
     }
 
     /// Writes a finished part: its bad-input list first, then the Parquet part, then the
-    /// merged `bad_inputs.jsonl`.
+    /// merged `.bad_inputs.jsonl`.
     fn write_part(&self, rows: PartRows, summary: &mut Summary) -> Result<()> {
         let part = rows.part;
         let (rows, bad) = rows.into_feature_rows()?;

@@ -3,59 +3,20 @@
 //! The dataset's samples (in reader order, after `--limit`) are cut into parts of a fixed
 //! number of rows (`--rows-per-part`), independent of the batch size, so part boundaries are
 //! the same in every run; `--shard k/n` owns the parts `i` with `i % n == k`. The layout is
-//! recorded in `DIR/extract_plan.json` so that a rerun with another layout is refused instead
+//! recorded in `DIR/.extract_plan.json` so that a rerun with another layout is refused instead
 //! of mixing rows of two layouts under the same part names.
 
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::Path;
-use std::str::FromStr;
 
-/// File holding the [`Plan`] of a cache folder.
-pub const PLAN_FILE: &str = "extract_plan.json";
+/// File holding the [`Plan`] of a cache folder (hidden, so dataframe readers skip it).
+pub use marnet_data::cache::sidecars::PLAN_FILE;
 
-/// `--shard k/n`: this process extracts the parts `i` with `i % n == k`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// 0-based shard index k (< n).
-    pub index: usize,
-    /// Number of shards n (≥ 1).
-    pub count: usize,
-}
-
-impl Shard {
-    /// The single shard owning every part (`0/1`).
-    pub const ALL: Shard = Shard { index: 0, count: 1 };
-
-    /// Whether part `part` belongs to this shard.
-    pub fn owns(self, part: usize) -> bool {
-        part % self.count == self.index
-    }
-}
-
-impl FromStr for Shard {
-    type Err = anyhow::Error;
-    /// Parses `k/n` with integers `0 <= k < n`.
-    fn from_str(s: &str) -> Result<Shard> {
-        let (k, n) = s
-            .split_once('/')
-            .with_context(|| format!("shard {s:?}: expected k/n, e.g. 0/2"))?;
-        let index: usize = k
-            .trim()
-            .parse()
-            .with_context(|| format!("shard {s:?}: k is not a non-negative integer"))?;
-        let count: usize = n
-            .trim()
-            .parse()
-            .with_context(|| format!("shard {s:?}: n is not a positive integer"))?;
-        ensure!(
-            count >= 1 && index < count,
-            "shard {s:?}: expected 0 <= k < n"
-        );
-        Ok(Shard { index, count })
-    }
-}
+/// `--shard k/n`: this process extracts the parts `i` with `i % n == k` (`--shard auto` takes
+/// `k/n` from a Slurm job array or a Kubernetes Indexed Job: [`marnet_data::scheduler`]).
+pub use marnet_data::scheduler::Share as Shard;
 
 /// How the rows of a cache are laid out in parts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -86,7 +47,7 @@ impl Plan {
         start..(start + self.rows_per_part).min(self.n_samples)
     }
 
-    /// Writes `dir/extract_plan.json`, or checks that the one there equals `self`.
+    /// Writes `dir/.extract_plan.json`, or checks that the one there equals `self`.
     ///
     /// # Errors
     /// The folder already holds a cache laid out otherwise (other sample count or rows per
@@ -136,20 +97,6 @@ mod tests {
         assert_eq!(Plan::new(8, 4).unwrap().total_parts, 2);
         assert!(Plan::new(0, 4).is_err());
         assert!(Plan::new(3, 0).is_err());
-    }
-
-    #[test]
-    fn shard_parsing_and_ownership() {
-        let s: Shard = "1/3".parse().unwrap();
-        assert_eq!(s, Shard { index: 1, count: 3 });
-        // parts 1 and 4 of 0..6 belong to shard 1/3.
-        assert_eq!(
-            (0..6).filter(|&i| s.owns(i)).collect::<Vec<_>>(),
-            vec![1, 4]
-        );
-        for bad in ["3/3", "1", "a/2", "0/0", "-1/2"] {
-            assert!(bad.parse::<Shard>().is_err(), "{bad} should be rejected");
-        }
     }
 
     #[test]

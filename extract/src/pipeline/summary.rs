@@ -70,6 +70,10 @@ impl fmt::Display for Summary {
             "  rows written by this run: train {}, val {}, test {} ({} with text x_s); skipped bad images: {}; truncated texts: {}",
             self.rows[0], self.rows[1], self.rows[2], self.rows_with_text, self.skipped, self.truncated_texts
         )?;
+        if self.skipped > 0 {
+            // The list is a hidden file (so that dataframe readers skip it): say where it is.
+            writeln!(f, "  skipped images are listed in {}/{}", self.out, super::BAD_INPUTS_FILE)?;
+        }
         writeln!(f, "  dims: x_v {}, x_s {}", self.dims.0, self.dims.1)?;
         write!(
             f,

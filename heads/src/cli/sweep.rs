@@ -5,12 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
+use marnet_data::scheduler::ShareSpec;
 
 use super::train::{effective_config, parse_device};
-use crate::train::features::Features;
 use crate::model::config::HeadsConfig;
+use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics};
+use crate::train::features::Features;
 use crate::train::{train_mode, Mode};
-use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics, Worker};
 
 /// Arguments of `marnet-heads sweep`.
 #[derive(Debug, Args)]
@@ -30,9 +31,11 @@ pub struct SweepArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only share k of n (runs whose index modulo n is k), e.g. `--worker 0/2` on one
-    /// machine and `--worker 1/2` on another, both writing to one shared --out.
+    /// machine and `--worker 1/2` on another, both writing to one shared --out. `auto`: k/n of
+    /// this task of a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
+    /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, MARNET_TASK_COUNT).
     #[arg(long, default_value = "0/1")]
-    pub worker: Worker,
+    pub worker: ShareSpec,
     /// Mode every trial trains (baseline, ema, mlp, cdr, fusion); default: the sweep file's
     /// `mode`, else fusion.
     #[arg(long)]
@@ -62,6 +65,11 @@ pub struct SweepReportArgs {
 /// Runs `marnet-heads sweep`: validates every trial, loads the cache, trains this worker's
 /// unfinished runs, then writes the merged report of whatever is recorded so far.
 pub fn run(args: SweepArgs) -> Result<()> {
+    let share = args.worker.resolve_from_process_env().context("--worker auto")?;
+    if let Some(source) = &share.source {
+        eprintln!("--worker auto: worker {} ({source})", share.share);
+    }
+    let worker = share.share;
     let spec = load_sweep(&args.sweep)?;
     let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
     let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
@@ -105,12 +113,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
             "sweep {}: {} runs in all, worker {}/{} ({} jobs, mode {mode})",
             args.sweep.display(),
             runs.len(),
-            args.worker.index,
-            args.worker.count,
+            worker.index,
+            worker.count,
             jobs
         );
     }
-    let opts = EngineOptions { jobs, worker: args.worker, progress: !args.quiet };
+    let opts = EngineOptions { jobs, worker, progress: !args.quiet };
     let train = |mode: Mode| {
         let features = &features;
         move |cfg: &HeadsConfig, seed: u64| -> Result<TrialMetrics> {

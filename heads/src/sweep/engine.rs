@@ -20,7 +20,6 @@
 
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -98,33 +97,9 @@ impl SweepConfig for crate::HeadsConfig {
     }
 }
 
-/// `--worker k/n`: this process runs the runs whose index modulo `count` is `index`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Worker {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Default for Worker {
-    /// `0/1`: every run.
-    fn default() -> Self {
-        Self { index: 0, count: 1 }
-    }
-}
-
-impl FromStr for Worker {
-    type Err = anyhow::Error;
-    /// Parses `k/n` with `0 ≤ k < n`.
-    fn from_str(s: &str) -> Result<Self> {
-        let (k, n) = s.split_once('/').with_context(|| format!("worker `{s}`: expected k/n, e.g. 0/2"))?;
-        let index: usize = k.trim().parse().with_context(|| format!("worker `{s}`: k is not a number"))?;
-        let count: usize = n.trim().parse().with_context(|| format!("worker `{s}`: n is not a number"))?;
-        if count == 0 || index >= count {
-            bail!("worker `{s}`: need 0 ≤ k < n");
-        }
-        Ok(Self { index, count })
-    }
-}
+/// `--worker k/n`: this process runs the runs whose index modulo `count` is `index`; the `k/n`
+/// share type of `marnet-extract --shard` too, where `auto` is resolved (`marnet_data::scheduler`).
+pub use marnet_data::scheduler::Share as Worker;
 
 /// How to run a sweep.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ fn metrics_text(seed: u64) -> String {
         .into_iter()
         .map(|m| ModeRuns { mode: m, runs: vec![train_mode(&f, &cfg, m, seed).unwrap()] })
         .collect();
-    serde_json::to_string_pretty(&metrics_json(&results)).unwrap()
+    serde_json::to_string_pretty(&metrics_json(&results, &[])).unwrap()
 }
 
 #[test]

@@ -38,33 +38,31 @@ fn texts() -> Vec<String> {
     v["texts"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().to_string()).collect()
 }
 
+/// The tiny image model `name` on the GPU: f32 within 1e-4 of golden `key`, bf16 rows at cosine
+/// >= 0.999 to it.
+fn image_model_matches(name: &str, key: &str) {
+    let dev = device();
+    let g = golden(name);
+    let pv = g["batch_pixel_values"].to_device(&dev).unwrap();
+    let m = load_image_model(fixture(name).to_str().unwrap(), None, &dev, DType::F32).unwrap();
+    assert_close(&format!("{name} {key} cuda f32"), &m.encoder.embed(&pv).unwrap(), &g[key], 1e-4);
+    let m = load_image_model(fixture(name).to_str().unwrap(), None, &dev, DType::BF16).unwrap();
+    let cos = min_row_cosine(&m.encoder.embed(&pv).unwrap(), &g[key]);
+    println!("{name} {key} cuda bf16: min row cosine {cos:.6}");
+    assert!(cos >= 0.999, "{name} bf16 min row cosine {cos} < 0.999");
+}
+
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn vit_on_cuda_matches_transformers() {
-    let dev = device();
-    let g = golden("vit");
-    let pv = g["batch_pixel_values"].to_device(&dev).unwrap();
-    let m = load_image_model(fixture("vit").to_str().unwrap(), None, &dev, DType::F32).unwrap();
-    assert_close("vit cls cuda f32", &m.encoder.embed(&pv).unwrap(), &g["cls"], 1e-4);
-    let m = load_image_model(fixture("vit").to_str().unwrap(), None, &dev, DType::BF16).unwrap();
-    let cos = min_row_cosine(&m.encoder.embed(&pv).unwrap(), &g["cls"]);
-    println!("vit cls cuda bf16: min row cosine {cos:.6}");
-    assert!(cos >= 0.999, "vit bf16 min row cosine {cos} < 0.999");
+    image_model_matches("vit", "cls");
 }
 
 #[test]
 #[ignore = "needs an NVIDIA GPU"]
 fn clip_on_cuda_matches_transformers() {
     // On a GPU the CLIP layers are candle-transformers' (the host kernels are CPU-only).
-    let dev = device();
-    let g = golden("clip");
-    let pv = g["batch_pixel_values"].to_device(&dev).unwrap();
-    let m = load_image_model(fixture("clip").to_str().unwrap(), None, &dev, DType::F32).unwrap();
-    assert_close("clip image_embeds cuda f32", &m.encoder.embed(&pv).unwrap(), &g["image_embeds"], 1e-4);
-    let m = load_image_model(fixture("clip").to_str().unwrap(), None, &dev, DType::BF16).unwrap();
-    let cos = min_row_cosine(&m.encoder.embed(&pv).unwrap(), &g["image_embeds"]);
-    println!("clip image_embeds cuda bf16: min row cosine {cos:.6}");
-    assert!(cos >= 0.999, "clip bf16 min row cosine {cos} < 0.999");
+    image_model_matches("clip", "image_embeds");
 }
 
 #[test]

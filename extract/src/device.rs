@@ -46,9 +46,12 @@ pub fn select_device(name: &str) -> Result<Device> {
         bail!("device {name:?} asked for, but this binary was built without the `cuda` feature (cargo build --features cuda)");
     }
     Device::new_cuda(ordinal).map_err(|e| {
+        // candle appends a backtrace to CUDA errors: keep the message line only.
+        let e = e.to_string();
+        let cause = e.lines().next().unwrap_or_default();
         anyhow::anyhow!(
             "no CUDA device {ordinal}: the NVIDIA driver found no usable GPU with that ordinal \
-             (`nvidia-smi -L` lists the GPUs): {e}"
+             (`nvidia-smi -L` lists the GPUs): {cause}"
         )
     })
 }

@@ -117,6 +117,20 @@ finetune steps="3":
         --out runs/finetune-demo --epochs 1 --batch-size 8 --freeze-blocks 8 --max-steps {{steps}} \
         --eval-batch-size 16 --export-backbone runs/finetune-demo/backbone
 
+# --- GPU (README "GPU"; scripts/setup-cuda.sh installs the CUDA toolkit from PyPI into .cuda/) ---
+
+# Release build of both binaries with `--features cuda` into target/cuda (no GPU needed), plus the tests with --no-run.
+build-cuda:
+    bash scripts/setup-cuda.sh build
+
+# Compile check of the `cuda` feature (candle's CUDA kernels to PTX, every target; links nothing; no GPU needed).
+check-cuda:
+    bash scripts/setup-cuda.sh check
+
+# On a machine with an NVIDIA GPU: build, device tests, demo checks against the CPU, one table (see scripts/gpu-check.sh --help).
+gpu-check *ARGS:
+    bash scripts/gpu-check.sh {{ARGS}}
+
 # --- benchmarks ---
 
 # All benchmarks (release): extraction, heads training and sweeps; results go to BENCHMARKS.md.

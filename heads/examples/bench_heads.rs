@@ -4,8 +4,9 @@
 //! for the 33,154 test rows, peak memory (VmHWM) and the training loop's GFLOP/s against a
 //! measured matmul peak. Prints a markdown section for BENCHMARKS.md.
 //!
-//! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick]`
-//! (`--quick` divides the row counts by 8).
+//! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick] [--device cuda:N]`
+//! (`--quick` divides the row counts by 8; `--device` as in `marnet-heads train`, default cpu,
+//! cuda needs `--features cuda`; issue 14's GPU aim is a fusion epoch <= 1 s).
 
 /// mimalloc, tuned in `main` by `keep_freed_memory` (see `marnet_data::alloc`).
 #[global_allocator]
@@ -36,7 +37,7 @@ fn vm_hwm_mib() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn synthetic(n_train: usize, n_val: usize, n_test: usize) -> Features {
+fn synthetic(n_train: usize, n_val: usize, n_test: usize, device: &Device) -> Features {
     let mut rng = HostRng::new(1, 1);
     let n = n_train + n_val + n_test;
     let x_v = rng.normal(n, D_V, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
@@ -56,13 +57,13 @@ fn synthetic(n_train: usize, n_val: usize, n_test: usize) -> Features {
         d_s: D_S,
         class_names: (0..K).map(|c| format!("c{c}")).collect(),
     };
-    Features::from_parts(parts, 0.1, 0, &Device::Cpu).unwrap()
+    Features::from_parts(parts, 0.1, 0, device).unwrap()
 }
 
-/// GFLOP/s of a 4096×768·768×768 f32 matmul (best of 5).
-fn matmul_peak() -> f64 {
-    let a = HostRng::new(2, 2).normal(4096, 768, &Device::Cpu).unwrap();
-    let b = HostRng::new(3, 3).normal(768, 768, &Device::Cpu).unwrap();
+/// GFLOP/s of a 4096×768·768×768 f32 matmul on `device` (best of 5).
+fn matmul_peak(device: &Device) -> f64 {
+    let a = HostRng::new(2, 2).normal(4096, 768, device).unwrap();
+    let b = HostRng::new(3, 3).normal(768, 768, device).unwrap();
     let mut best = f64::MAX;
     for _ in 0..5 {
         let t = Instant::now();
@@ -94,19 +95,25 @@ fn macs_per_row(mode: Mode, phase: u8, cfg: &HeadsConfig) -> f64 {
 fn main() {
     marnet_data::alloc::keep_freed_memory();
     marnet_heads::nn::math_pool::quiet_elementwise_workers();
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let device_name = args.iter().position(|a| a == "--device").and_then(|i| args.get(i + 1)).map_or("cpu", String::as_str);
+    let device = marnet_extract::select_device(device_name).unwrap_or_else(|e| {
+        eprintln!("bench_heads: {e:#}");
+        std::process::exit(2)
+    });
     let div = if quick { 8 } else { 1 };
     let (n_train, n_val, n_test) = (66_071 / div, 11_016 / div, 33_154 / div);
     let t = Instant::now();
-    let f = synthetic(n_train, n_val, n_test);
+    let f = synthetic(n_train, n_val, n_test, &device);
     eprintln!("synthetic cache built in {:.1} s", t.elapsed().as_secs_f64());
-    let peak = matmul_peak();
+    let peak = matmul_peak(&device);
     eprintln!("matmul peak {peak:.0} GFLOP/s");
     // Two epochs per phase; the second is reported (the first is the warm-up, as in the PyTorch
     // reference, whose timed epoch follows a short warm-up epoch).
     let cfg = HeadsConfig { epochs: 2, phase2_epochs: 2, patience: 10, ..HeadsConfig::default() };
     let mut lines = vec![
-        format!("### heads (marnet-heads, release, {} threads)\n", rayon::current_num_threads()),
+        format!("### heads (marnet-heads, release, {} threads, device {device_name})\n", rayon::current_num_threads()),
         format!("Synthetic cache: {n_train} train / {n_val} val / {n_test} test rows, x_v {D_V}, x_s {D_S}, {K} classes; defaults of DESIGN §2 (batch 256, d 512, hidden 1024, T 50).\n"),
         format!("Matmul peak (4096×768·768×768 f32): {peak:.0} GFLOP/s\n"),
         "| mode | phase | s / epoch, training steps | + evaluation | GFLOP/s (matmuls, training) | PyTorch eager, same machine (`just bench-pytorch`, training steps) |".into(),
@@ -133,8 +140,8 @@ fn main() {
     // CDR sampling of the test rows with the default sampler (DDPM, T = 50, K = 1).
     let vm = VarMap::new();
     let mut init = HostRng::new(0, 1);
-    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &Device::Cpu), D_V, D_S, &cfg).unwrap();
-    let idx = Tensor::from_slice(&f.test, f.test.len(), &Device::Cpu).unwrap();
+    let den = Denoiser::new(&mut ParamBuilder::new(&vm, &mut init, &device), D_V, D_S, &cfg).unwrap();
+    let idx = Tensor::from_slice(&f.test, f.test.len(), &device).unwrap();
     let xv = f.x_v.index_select(&idx, 0).unwrap();
     let sched = schedule_host(&cfg).unwrap();
     let t = Instant::now();

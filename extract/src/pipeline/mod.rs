@@ -25,7 +25,7 @@ pub use crate::encoders::CPU_MICRO_BATCH;
 
 pub use bad_inputs::{read_bad_inputs, BadImagePolicy, BadInput, BAD_INPUTS_FILE};
 pub use plan::{Plan, Shard, PLAN_FILE};
-pub use summary::Summary;
+pub use summary::{StageSeconds, Summary};
 
 use crate::encoders::{load_image_model, load_text_model, ImageModel, Pooling, TextModel};
 use crate::{parse_dtype, select_device};
@@ -206,8 +206,13 @@ pub fn run_extraction(opts: &ExtractOptions) -> Result<Summary> {
         bar: &bar,
     };
     let result = std::thread::scope(|scope| {
-        let (rx, _producer) = prefetch::spawn(scope, &samples, &image.preprocessor, batches);
-        ctx.consume(rx, &mut summary)
+        let (rx, producer) = prefetch::spawn(scope, &samples, &image.preprocessor, batches);
+        let consumed = ctx.consume(rx, &mut summary);
+        // The receiver is dropped by now, so the producer stops after its current batch.
+        summary.stages.decode_waited = producer
+            .join()
+            .map_err(|_| anyhow::anyhow!("internal: the image decoding thread panicked"))?;
+        consumed
     });
     bar.finish_and_clear();
     summary.seconds = start.elapsed().as_secs_f64();
@@ -233,7 +238,11 @@ impl Consumer<'_> {
     fn consume(&self, rx: Receiver<PreparedBatch>, summary: &mut Summary) -> Result<()> {
         let (d_v, d_s) = summary.dims;
         let mut current: Option<PartRows> = None;
-        for batch in rx {
+        loop {
+            let waiting = Instant::now();
+            let Ok(batch) = rx.recv() else { break };
+            summary.stages.model_waited += waiting.elapsed().as_secs_f64();
+            summary.stages.decode += batch.decode_seconds;
             let rows = current.get_or_insert_with(|| PartRows::new(batch.part, d_v, d_s));
             self.embed_batch(batch.range.clone(), batch.pixels, rows, summary)?;
             self.bar.inc(batch.range.len() as u64);
@@ -289,16 +298,21 @@ impl Consumer<'_> {
             return Ok(());
         }
         // (n, D_v): fixed micro-batches on the CPU, one forward pass on an accelerator.
+        let forward = Instant::now();
         let x_v = self.image.embed_items(&items)?.to_vec2::<f32>()?;
+        summary.stages.image_forward += forward.elapsed().as_secs_f64();
         for (sample, v) in good.into_iter().zip(x_v) {
             let x_s = match (&sample.text, wants_text(sample)) {
                 (Some(t), true) => {
+                    let forward = Instant::now();
                     let (e, truncated) = self
                         .text
                         .embed(&[t.as_str()])
                         .with_context(|| format!("sample {:?}: embedding its text", sample.id))?;
                     summary.truncated_texts += truncated;
-                    Some(e.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
+                    let e = e.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+                    summary.stages.text_forward += forward.elapsed().as_secs_f64();
+                    Some(e)
                 }
                 _ => None,
             };
@@ -311,6 +325,7 @@ impl Consumer<'_> {
     /// Writes a finished part: its bad-input list first, then the Parquet part, then the
     /// merged `.bad_inputs.jsonl`.
     fn write_part(&self, rows: PartRows, summary: &mut Summary) -> Result<()> {
+        let writing = Instant::now();
         let part = rows.part;
         let (rows, bad) = rows.into_feature_rows()?;
         let dir = &self.opts.out;
@@ -320,6 +335,7 @@ impl Consumer<'_> {
             .with_context(|| format!("writing part {part} to {}", dir.display()))?;
         bad_inputs::rebuild(dir, self.plan.total_parts, |i| self.writer.is_part_done(i))?;
         summary.parts_written += 1;
+        summary.stages.write += writing.elapsed().as_secs_f64();
         Ok(())
     }
 }

@@ -1,7 +1,8 @@
 //! Image decoding and preprocessing ahead of the model: a producer thread walks the batches in
 //! order, decodes and preprocesses each batch's images in parallel with rayon, and hands the
 //! batch over a bounded channel while the consumer embeds the previous one (DESIGN.md section 7:
-//! decoding never waits for the model, the model rarely waits for decoding).
+//! decoding never waits for the model, the model rarely waits for decoding). Both sides are
+//! timed so the run summary shows the split (issue 14).
 
 use crate::preprocess::Preprocessor;
 use marnet_data::Sample;
@@ -9,6 +10,7 @@ use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::{Scope, ScopedJoinHandle};
+use std::time::Instant;
 
 /// Batches preprocessed ahead of the one being embedded.
 pub const PREFETCH_DEPTH: usize = 2;
@@ -21,6 +23,8 @@ pub struct PreparedBatch {
     pub range: Range<usize>,
     /// Per sample: `(3, H, W)` f32 pixel values in CHW order, or why the image is unusable.
     pub pixels: Vec<Result<Vec<f32>, anyhow::Error>>,
+    /// Wall-clock seconds spent decoding and preprocessing this batch (all rayon threads).
+    pub decode_seconds: f64,
 }
 
 /// The batches of `parts` (each a part index with its sample range), `batch_size` samples at a
@@ -40,31 +44,37 @@ pub fn batches(parts: &[(usize, Range<usize>)], batch_size: usize) -> Vec<(usize
 }
 
 /// Starts the producer thread in `scope`. The receiver yields the batches in order; dropping it
-/// stops the producer after its current batch.
+/// stops the producer after its current batch. The thread returns the seconds it spent blocked
+/// because [`PREFETCH_DEPTH`] batches were already waiting (decoding waited for the model).
 pub fn spawn<'scope, 'env>(
     scope: &'scope Scope<'scope, 'env>,
     samples: &'env [Sample],
     preprocessor: &'env Preprocessor,
     batches: Vec<(usize, Range<usize>)>,
-) -> (Receiver<PreparedBatch>, ScopedJoinHandle<'scope, ()>) {
+) -> (Receiver<PreparedBatch>, ScopedJoinHandle<'scope, f64>) {
     let (tx, rx) = sync_channel(PREFETCH_DEPTH);
     let handle = scope.spawn(move || {
+        let mut blocked = 0.0;
         for (part, range) in batches {
+            let started = Instant::now();
             let pixels = samples[range.clone()]
                 .par_iter()
                 .map(|s| preprocessor.load(&s.image_path))
                 .collect();
-            if tx
-                .send(PreparedBatch {
-                    part,
-                    range,
-                    pixels,
-                })
-                .is_err()
-            {
-                return;
+            let decode_seconds = started.elapsed().as_secs_f64();
+            let sending = Instant::now();
+            let sent = tx.send(PreparedBatch {
+                part,
+                range,
+                pixels,
+                decode_seconds,
+            });
+            blocked += sending.elapsed().as_secs_f64();
+            if sent.is_err() {
+                break;
             }
         }
+        blocked
     });
     (rx, handle)
 }

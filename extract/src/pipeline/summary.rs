@@ -1,4 +1,5 @@
-//! What one `marnet-extract run` did, printed at the end (DESIGN.md section 7).
+//! What one `marnet-extract run` did, printed at the end (DESIGN.md section 7), with the split of
+//! the time between image decoding and the model's forward passes (issue 14, point 4).
 
 use marnet_data::Split;
 use std::fmt;
@@ -30,6 +31,38 @@ pub struct Summary {
     pub seconds: f64,
     /// Images embedded (rows written + skipped images are not counted).
     pub images: usize,
+    /// Where the time went, per pipeline side.
+    pub stages: StageSeconds,
+}
+
+/// Wall-clock seconds per pipeline stage. Decoding runs on its own thread (rayon inside) and the
+/// model on the calling thread, so with good overlap `decode` and `image_forward + text_forward +
+/// write` each approach the run's total and both waits stay near zero.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageSeconds {
+    /// Decoding and preprocessing images (producer thread, all rayon threads at once).
+    pub decode: f64,
+    /// The producer blocked because prefetched batches were not yet taken: decoding waited for
+    /// the model.
+    pub decode_waited: f64,
+    /// The model side waited for a decoded batch.
+    pub model_waited: f64,
+    /// Image encoder forward passes, including the copy back to the host.
+    pub image_forward: f64,
+    /// Text encoder forward passes (tokenising included).
+    pub text_forward: f64,
+    /// Writing Parquet parts and bad-input lists.
+    pub write: f64,
+}
+
+impl fmt::Display for StageSeconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "decode {:.1} s (waited {:.1} s for the model) | model: image forward {:.1} s, text forward {:.1} s, write {:.1} s (waited {:.1} s for decoding)",
+            self.decode, self.decode_waited, self.image_forward, self.text_forward, self.write, self.model_waited
+        )
+    }
 }
 
 impl Summary {
@@ -75,11 +108,50 @@ impl fmt::Display for Summary {
             writeln!(f, "  skipped images are listed in {}/{}", self.out, super::BAD_INPUTS_FILE)?;
         }
         writeln!(f, "  dims: x_v {}, x_s {}", self.dims.0, self.dims.1)?;
-        write!(
+        writeln!(
             f,
             "  time: {:.1} s, {:.2} images/s",
             self.seconds,
             self.images_per_second()
-        )
+        )?;
+        write!(f, "  split: {}", self.stages)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prints_the_decode_forward_split() {
+        let s = Summary {
+            out: "caches/x".into(),
+            total_parts: 2,
+            parts_written: 2,
+            cache_complete: true,
+            rows: [3, 1, 0],
+            dims: (768, 384),
+            seconds: 2.0,
+            images: 4,
+            stages: StageSeconds {
+                decode: 1.26,
+                decode_waited: 0.5,
+                model_waited: 0.04,
+                image_forward: 1.5,
+                text_forward: 0.24,
+                write: 0.13,
+            },
+            ..Summary::default()
+        };
+        let text = s.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        // 4 images in 2.0 s = 2.00 images/s; seconds rounded to one decimal: 1.26 -> 1.3,
+        // 0.24 -> 0.2, 0.13 -> 0.1, 0.04 -> 0.0.
+        assert_eq!(lines[4], "  time: 2.0 s, 2.00 images/s");
+        assert_eq!(
+            lines[5],
+            "  split: decode 1.3 s (waited 0.5 s for the model) | model: image forward 1.5 s, text forward 0.2 s, write 0.1 s (waited 0.0 s for decoding)"
+        );
+        assert_eq!(lines.len(), 6);
     }
 }

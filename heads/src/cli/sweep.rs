@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use marnet_data::scheduler::ShareSpec;
 
-use super::train::{effective_config, parse_device};
+use super::train::effective_config;
 use crate::model::config::HeadsConfig;
 use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics};
 use crate::train::features::Features;
@@ -46,7 +46,7 @@ pub struct SweepArgs {
     /// Override a base config key before the sweep's own (repeatable), e.g. `--set epochs=5`.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Compute device: cpu or cuda (needs the `cuda` feature).
+    /// Compute device: cpu, cuda or cuda:N (cuda needs a build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// No progress bar.
@@ -98,7 +98,7 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     // Before the first candle op: candle sizes its elementwise pool once per process.
     size_elementwise_pool(jobs);
-    let device = parse_device(&args.device)?;
+    let device = marnet_extract::select_device(&args.device)?;
     let cache = marnet_data::cache::read_cache(&args.cache)
         .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
     let features = Features::from_cache(&cache, base.val_fraction, base.seed, &device)

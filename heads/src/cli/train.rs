@@ -33,7 +33,7 @@ pub struct TrainArgs {
     /// Train each mode with this many seeds (seed, seed+1, ...); metrics report mean and std.
     #[arg(long, default_value_t = 1)]
     pub seeds: usize,
-    /// Compute device: cpu or cuda (needs the `cuda` feature).
+    /// Compute device: cpu, cuda or cuda:N (cuda needs a build with the `cuda` feature).
     #[arg(long, default_value = "cpu")]
     pub device: String,
     /// Print no per-epoch progress.
@@ -74,15 +74,6 @@ pub fn parse_modes(s: &str) -> Result<Vec<Mode>> {
         .collect()
 }
 
-/// Parses `--device`.
-pub fn parse_device(s: &str) -> Result<candle_core::Device> {
-    match s {
-        "cpu" => Ok(candle_core::Device::Cpu),
-        "cuda" => candle_core::Device::new_cuda(0).context("--device cuda (build with --features cuda)"),
-        other => bail!("--device `{other}`: expected cpu or cuda"),
-    }
-}
-
 /// Runs `marnet-heads train`.
 pub fn run(args: TrainArgs) -> Result<()> {
     let cfg = effective_config(args.config.as_deref(), &args.set)?;
@@ -90,7 +81,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     if args.seeds == 0 {
         bail!("--seeds 0: expected at least 1");
     }
-    let device = parse_device(&args.device)?;
+    let device = marnet_extract::select_device(&args.device)?;
     let cache = marnet_data::cache::read_cache(&args.cache)
         .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
     let features = Features::from_cache(&cache, cfg.val_fraction, cfg.seed, &device)

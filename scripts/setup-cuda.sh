@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# The CUDA build without a GPU (issue 14; DESIGN.md section 8 "CUDA build without a GPU").
+#
+# Installs NVIDIA's CUDA 13.4 toolkit pieces from PyPI (pinned below) into .cuda/ (git-ignored),
+# writes .cuda/env.sh that points candle's build at them, then, depending on the command:
+#
+#   bash scripts/setup-cuda.sh            install only, print what env.sh exports
+#   bash scripts/setup-cuda.sh check      `cargo check --workspace --all-targets --features cuda`
+#                                         (compiles candle's CUDA kernels to PTX; links nothing)
+#   bash scripts/setup-cuda.sh build      `cargo build --release --features cuda` of marnet-extract
+#                                         and marnet-heads, then `cargo test --release --features cuda --no-run`
+#                                         (the release profile, so the dependencies are built once)
+#
+# Builds go to target/cuda so the CPU build in target/ is not invalidated. Needs python3 with pip, a
+# C++ compiler (nvcc's host compiler) and cargo; no GPU and no driver.
+#
+# What PyPI lacks: libcuda, the driver API, belongs to the NVIDIA driver and is in no PyPI wheel
+# (the toolkit's lib64/stubs/libcuda.so is not in nvidia-cuda-runtime either). candle 0.11.1 turns
+# on cudarc's `dynamic-linking` (cudarc panics if `dynamic-loading` is added next to it), so the
+# final link needs a libcuda. The script generates the same kind of link-time stub the toolkit
+# ships: every `cu*` function that the pinned cuda.h declares, each returning
+# CUDA_ERROR_STUB_LIBRARY (34), soname libcuda.so.1, in .cuda/.../lib/stubs. The binaries record
+# only the soname; at run time the driver's own libcuda.so.1 is loaded (the stubs folder is never
+# put on LD_LIBRARY_PATH by env.sh).
+#
+# Environment: MARNET_CUDA_DIR (default .cuda), CUDA_COMPUTE_CAP (default 90: H100/H200; candle's
+# kernels are compiled for that one architecture), CARGO_TARGET_DIR (default target/cuda).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# CUDA 13.4 (the versions of PyPI's `cuda-toolkit==13.4.3` metapackage). cudarc 0.19.10 knows
+# CUDA up to 13.4 and panics on nvcc 13.5, so 13.4 is also the newest that builds.
+CUDA_VERSION_CUDARC=13040
+COMPILER_WHEELS=(
+  nvidia-cuda-nvcc==13.4.92     # nvcc, ptxas, fatbinary, nvlink, cudafe++
+  nvidia-nvvm==13.4.92          # cicc (nvcc's device front end), libdevice
+  nvidia-cuda-crt==13.4.92      # crt/ headers nvcc includes
+  nvidia-cuda-runtime==13.4.92  # cuda_runtime.h, cuda.h, cuda_fp16.h, libcudart.so.13
+  nvidia-cuda-cccl==13.3.4.3.1  # nv/target, cuda/std (included by cuda_fp16.h and cuda_bf16.h)
+)
+LIBRARY_WHEELS=(
+  nvidia-cuda-nvrtc==13.4.92    # libnvrtc.so.13 (cudarc links it)
+  nvidia-cublas==13.8.0.4       # libcublas.so.13, libcublasLt.so.13
+  nvidia-curand==10.4.4.72      # libcurand.so.10
+)
+
+mode="${1:-install}"
+case "$mode" in
+  install|check|build) ;;
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  *) echo "setup-cuda: unknown command '$mode' (expected: install, check or build)" >&2; exit 2 ;;
+esac
+
+dir="${MARNET_CUDA_DIR:-$PWD/.cuda}"
+root="$dir/py/nvidia/cu13"
+wheels=("${COMPILER_WHEELS[@]}")
+[ "$mode" = check ] || wheels+=("${LIBRARY_WHEELS[@]}")
+want=$(printf '%s\n' "${wheels[@]}" | sha256sum | cut -d' ' -f1)
+stamp="$dir/.installed.sha256"
+
+install_wheels() {
+  # One pip call: all wheels share the nvidia/cu13 tree, which pip --target merges only within a call.
+  if [ -f "$stamp" ] && { [ "$(cat "$stamp")" = "$want" ] || [ "$mode" = check ]; } && [ -x "$root/bin/nvcc" ]; then
+    return
+  fi
+  command -v python3 >/dev/null || { echo "setup-cuda: python3 (with pip) is needed to fetch the toolkit wheels" >&2; exit 1; }
+  rm -rf "$dir/py"
+  mkdir -p "$dir"
+  local t0=$SECONDS
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-cache-dir --no-deps --only-binary=:all: \
+    --target "$dir/py" "${wheels[@]}"
+  echo "setup-cuda: installed ${#wheels[@]} wheels into $dir/py in $((SECONDS - t0)) s ($(du -sh "$dir/py" | cut -f1))"
+  echo "$want" > "$stamp"
+}
+
+link_names() {
+  # The wheels ship only versioned sonames (libcublas.so.13); the linker's -lcublas needs libcublas.so.
+  local so base
+  for so in "$root"/lib/lib*.so.*; do
+    base="${so%%.so.*}.so"
+    [ -e "$base" ] || ln -s "$(basename "$so")" "$base"
+  done
+}
+
+driver_stub() {
+  # See the header: libcuda is the driver's, not on PyPI. Generated from the pinned cuda.h.
+  local stubs="$root/lib/stubs"
+  [ -f "$stubs/libcuda.so" ] && [ "$stubs/libcuda.so" -nt "$root/include/cuda.h" ] && return
+  mkdir -p "$stubs"
+  echo "setup-cuda: libcuda (NVIDIA driver API) is not on PyPI; generating a link-time stub from $root/include/cuda.h"
+  cc -E -P -I "$root/include" "$root/include/cuda.h" | tr '\n' ' ' \
+    | grep -oE '\bCUresult[[:space:]]+(CUDAAPI[[:space:]]+)?cu[A-Za-z0-9_]+[[:space:]]*\(' \
+    | grep -oE 'cu[A-Za-z0-9_]+[[:space:]]*\($' | tr -d ' (' | sort -u \
+    | awk 'BEGIN { print "/* Generated by scripts/setup-cuda.sh from cuda.h: link-time stub, every call fails. */" }
+           { printf "int %s(void) { return 34; /* CUDA_ERROR_STUB_LIBRARY */ }\n", $0 }' > "$stubs/libcuda_stub.c"
+  local n
+  n=$(grep -c '^int ' "$stubs/libcuda_stub.c")
+  [ "$n" -gt 100 ] || { echo "setup-cuda: found only $n driver functions in cuda.h; the header format changed" >&2; exit 1; }
+  cc -shared -fPIC -O0 -w -Wl,-soname,libcuda.so.1 -o "$stubs/libcuda.so" "$stubs/libcuda_stub.c"
+  echo "setup-cuda: $stubs/libcuda.so: $n functions (link time only; the driver's libcuda.so.1 is used at run time)"
+}
+
+write_env() {
+  cat > "$dir/env.sh" <<EOF
+# Written by scripts/setup-cuda.sh: source it to build or run marnet with --features cuda.
+export CUDA_ROOT="$root" CUDA_PATH="$root" CUDA_HOME="$root"
+export NVCC="$root/bin/nvcc"
+export PATH="$root/bin:\$PATH"
+export CUDARC_CUDA_VERSION=$CUDA_VERSION_CUDARC
+export CUDA_COMPUTE_CAP="\${CUDA_COMPUTE_CAP:-${CUDA_COMPUTE_CAP:-90}}"
+export CARGO_TARGET_DIR="\${CARGO_TARGET_DIR:-$PWD/target/cuda}"
+# Run time: cudart, cublas, curand, nvrtc from the wheels; libcuda.so.1 from the installed driver.
+export LD_LIBRARY_PATH="$root/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
+EOF
+}
+
+install_wheels
+link_names
+[ "$mode" = check ] || driver_stub
+write_env
+# shellcheck disable=SC1091
+source "$dir/env.sh"
+command -v c++ >/dev/null || { echo "setup-cuda: nvcc needs a host C++ compiler (c++) on PATH" >&2; exit 1; }
+
+case "$mode" in
+  install)
+    echo "setup-cuda: toolkit ready ($(nvcc --version | grep -o 'release [0-9.]*')); source $dir/env.sh to use it:"
+    grep '^export' "$dir/env.sh" ;;
+  check)
+    t0=$SECONDS
+    cargo check --workspace --all-targets --features marnet-extract/cuda,marnet-heads/cuda
+    echo "setup-cuda: cargo check --features cuda passed in $((SECONDS - t0)) s (target: $CARGO_TARGET_DIR)" ;;
+  build)
+    t0=$SECONDS
+    cargo build --release -p marnet-extract -p marnet-heads --features marnet-extract/cuda,marnet-heads/cuda
+    cargo test --workspace --release --no-run --features marnet-extract/cuda,marnet-heads/cuda
+    echo "setup-cuda: cuda build passed in $((SECONDS - t0)) s; binaries in $CARGO_TARGET_DIR/release"
+    echo "setup-cuda: they need the NVIDIA driver's libcuda.so.1 to start; run them after: source $dir/env.sh" ;;
+esac

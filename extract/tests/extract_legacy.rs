@@ -54,8 +54,11 @@ fn the_schema_1_fixture_has_the_old_names_and_reads() {
     assert_eq!((manifest.schema_version, manifest.total_parts, manifest.completed), (1, 4, true));
 }
 
+/// A schema-1 cache was written before EXIF orientation was applied and before CLIP's default
+/// pooling became `pooler_output` (issues 16 and 13), so resuming it with this build is refused
+/// (its features would not match new ones), with the EXIF hint; its parts stay as they were. (The sidecar migration on resume is covered in marnet-data's `legacy` test.)
 #[test]
-fn resuming_a_schema_1_cache_renames_its_sidecars_and_keeps_its_parts() {
+fn resuming_a_schema_1_cache_of_an_older_build_is_refused_and_leaves_it_readable() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("cache");
     copy_tree(&fixture_cache(), &out);
@@ -67,25 +70,20 @@ fn resuming_a_schema_1_cache_renames_its_sidecars_and_keeps_its_parts() {
         "marnet-extract", "run", "--dataset", "manifest:tests/fixtures/dataset/with_bad.csv",
         "--image-model", "tests/fixtures/tiny/clip", "--text-model", "tests/fixtures/tiny/bert",
         "--out", &out_arg, "--rows-per-part", "5", "--on-bad-image", "skip", "--quiet",
+        "--image-pooling", "image_embeds",
     ];
-    marnet_extract::cli::Cli::try_parse_from(argv)
+    let err = marnet_extract::cli::Cli::try_parse_from(argv)
         .map_err(anyhow::Error::from)
         .and_then(marnet_extract::cli::run)
-        .unwrap_or_else(|e| panic!("resuming the schema 1 cache (run from {:?}): {e:#}", std::env::current_dir()));
-    let mut expected = vec![".bad_inputs.jsonl"];
-    let lists: Vec<String> = (0..4).map(|i| format!(".bad_inputs.part-{i:05}.jsonl")).collect();
-    expected.extend(lists.iter().map(String::as_str));
-    expected.extend([".extract_plan.json", ".manifest.json"]);
+        .expect_err("an older build's cache must not be resumed");
+    let e = format!("{err:#}");
+    assert!(e.contains("refusing to mix") && e.contains("EXIF orientation"), "{e}");
     let parts: Vec<String> = (0..4).map(|i| format!("part-{i:05}-of-00004.parquet")).collect();
-    expected.extend(parts.iter().map(String::as_str));
-    assert_eq!(names(&out), expected);
-    // Parts 0, 1 and 3 are the fixture's files, byte for byte; part 2 was extracted again.
     for p in parts.iter().filter(|p| p.as_str() != part2) {
         assert!(std::fs::read(out.join(p)).unwrap() == std::fs::read(fixture_cache().join(p)).unwrap(), "{p} rewritten");
     }
-    assert_same_rows(&read(&fixture_cache()), &read(&out));
-    let bad: Vec<String> = read_bad_inputs(&out).unwrap().into_iter().map(|b| b.id).collect();
-    assert_eq!(bad, BAD);
-    let manifest = CacheManifest::read(&out).unwrap().unwrap();
-    assert_eq!((manifest.schema_version, manifest.parts.len(), manifest.completed), (2, 4, true));
+    assert!(!out.join(part2).exists(), "nothing extracted into a refused cache");
+    // Still the cache it was: three parts of four, which the reader reports as such.
+    let e = format!("{:#}", marnet_data::cache::read_cache(&out).unwrap_err());
+    assert!(e.contains("1 of 4 parts missing: part-00002-of-00004.parquet"), "{e}");
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use marnet_heads::report::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
+use marnet_heads::report::paired::PairedDiff;
 use marnet_heads::report::{write_report, CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
 
 /// Decodes the PNG at `path`, checks its size and returns the variance of its grey levels.
@@ -106,7 +107,7 @@ fn metric_by_key_png() {
 }
 
 fn row(mode: &str, v1: f64, t1: f64) -> ReportRow {
-    ReportRow { mode: mode.into(), val_top1: v1, val_top5: v1 + 10.0, test_top1: t1, test_top5: t1 + 10.0, std: None, seeds: 1 }
+    ReportRow { mode: mode.into(), val_top1: v1, val_top5: v1 + 10.0, test_top1: t1, test_top5: t1 + 10.0, std: None, seeds: 1, vs_baseline: None }
 }
 
 #[test]
@@ -118,9 +119,14 @@ fn report_has_table_fidelity_config_and_plots() {
     let mut fusion = row("fusion", 81.0, 80.25);
     fusion.std = Some([0.5, 0.25, 1.0, 0.2]);
     fusion.seeds = 3;
+    // The paired differences come with the rows (computed by report::paired from per-seed runs).
+    let diff = |mean: f64, lo: f64, hi: f64, n: usize| PairedDiff { mean, lo, hi, n };
+    fusion.vs_baseline = Some((diff(1.0, -0.5, 2.5, 3), diff(1.5, 0.2, 2.8, 3)));
+    let mut ema = row("ema", 80.5, 79.0);
+    ema.vs_baseline = Some((diff(0.5, f64::NAN, f64::NAN, 1), diff(0.25, f64::NAN, f64::NAN, 1)));
     let input = ReportInput {
         title: "tiny".into(),
-        rows: vec![row("baseline", 80.0, 78.75), row("ema", 80.5, 79.0), fusion],
+        rows: vec![row("baseline", 80.0, 78.75), ema, fusion],
         config_toml: "d = 512\nepochs = 50\n".into(),
         fidelity: vec![FidelityRow { source: "cdr".into(), val_cosine: 0.41234, val_mse: 0.98765 }],
         curves: vec![CurveSet { mode: "fusion".into(), train_loss: vec![(1, 2.0), (2, 1.5), (3, 1.2)], val_top1: vec![(1, 60.0), (2, 70.0), (3, 72.0)] }],
@@ -128,13 +134,15 @@ fn report_has_table_fidelity_config_and_plots() {
         class_names: (0..5).map(|c| format!("food {c}")).collect(),
         confidence: Some((vec![0.5, 0.6, 0.7], vec![0.8, 0.9, 0.95])),
         notes: vec!["a note".into()],
+        failed: vec![("cdr".into(), "training loss became NaN".into())],
     };
     let out = write_report(dir.path(), &input).unwrap();
     assert!(out.skipped.is_empty(), "{:?}", out.skipped);
+    assert!(md_has(&out.report, "| cdr | | | **failed**: training loss became NaN | | | | | | | |"));
     let md = std::fs::read_to_string(&out.report).unwrap();
-    // Δ test top-1 vs baseline by hand: 79.00 - 78.75 = +0.25, 80.25 - 78.75 = +1.50.
-    assert!(md.contains("| ema | ✓ |  | EMA: ITA + CE on x_v' | 1 | 80.50 | 90.50 | 79.00 | 89.00 | +0.25 |"), "{md}");
-    assert!(md.contains("| fusion | ✓ | ✓ | EMA + CDR fused (full model) | 3 | 81.00 ± 0.50 | 91.00 ± 0.25 | 80.25 ± 1.00 | 90.25 ± 0.20 | +1.50 |"), "{md}");
+    // One pair shows the mean only; three pairs show the interval.
+    assert!(md.contains("| ema | ✓ |  | EMA: ITA + CE on x_v' | 1 | 80.50 | 90.50 | 79.00 | 89.00 | +0.50 | +0.25 |"), "{md}");
+    assert!(md.contains("| fusion | ✓ | ✓ | EMA + CDR fused (full model) | 3 | 81.00 ± 0.50 | 91.00 ± 0.25 | 80.25 ± 1.00 | 90.25 ± 0.20 | +1.00 [-0.50, +2.50] | +1.50 [+0.20, +2.80] |"), "{md}");
     assert!(md.contains("| cdr | 0.4123 | 0.9877 |"), "{md}");
     assert!(md.contains("```toml\nd = 512\nepochs = 50\n```"), "{md}");
     assert!(md.contains("- a note"));
@@ -159,4 +167,9 @@ fn report_notes_a_plot_it_cannot_draw() {
     assert!(!dir.path().join("tsne.png").exists());
     let md = std::fs::read_to_string(&out.report).unwrap();
     assert!(md.contains("not drawn: t-SNE needs at least 4 points"), "{md}");
+}
+
+fn md_has(path: &std::path::Path, needle: &str) -> bool {
+    let md = std::fs::read_to_string(path).unwrap();
+    md.contains(needle) || panic!("{needle} not in {md}")
 }

@@ -29,16 +29,16 @@ pub fn load_recorded_model(meta: &CacheMetadata, spec_override: Option<&str>, de
     let spec = spec_override.unwrap_or(&meta.image_model);
     let pooling: Pooling = meta.image_pooling.parse().context("cache metadata `image_pooling`")?;
     let dtype: DType = parse_dtype(&meta.dtype).context("cache metadata `dtype`")?;
-    let model = load_image_model(spec, Some(pooling), device, dtype).with_context(|| {
-        format!("loading the run's image model {spec:?} (recorded in {CACHE_METADATA_FILE}; pass --image-model DIR if it moved)")
-    })?;
-    if model.info.sha256 != meta.image_model_sha256 {
+    let context = || format!("loading the run's image model {spec:?} (recorded in {CACHE_METADATA_FILE}; pass --image-model DIR if it moved)");
+    // The weights are checked first: another checkpoint is refused as such, whatever else differs.
+    let sha256 = marnet_extract::resolve_model(spec).with_context(context)?.sha256;
+    if sha256 != meta.image_model_sha256 {
         bail!(
-            "image model {spec:?}: weights sha256 {} differ from the {} the run's features were extracted with",
-            model.info.sha256,
+            "image model {spec:?}: weights sha256 {sha256} differ from the {} the run's features were extracted with",
             meta.image_model_sha256
         );
     }
+    let model = load_image_model(spec, Some(pooling), device, dtype).with_context(context)?;
     if json_fixpoint(&model.info.preprocess) != json_fixpoint(&meta.preprocess) {
         let why = exif_orientation_hint(&meta.preprocess, &model.info.preprocess).map_or(String::new(), |h| format!(" ({h}, then retrain)"));
         bail!(

@@ -294,8 +294,10 @@ mod tests {
             ];
             let mut opt = Optim::new(&vars, &cfg, &device)?;
             opt.set_learning_rate(0.1);
-            // A loss whose gradient is exactly zero for every variable.
-            let loss = ((w.as_tensor().sum_all()? + b.as_tensor().sum_all()?)? + ls.as_tensor())?.affine(0.0, 0.0)?;
+            // A loss whose gradient is exactly zero for every variable: Σ (θ − stop_grad(θ))²
+            // has gradient 2(θ − θ) = 0 at the current point.
+            let zero_grad = |v: &Var| -> candle_core::Result<Tensor> { (v.as_tensor() - v.as_tensor().detach())?.sqr()?.sum_all() };
+            let loss = ((zero_grad(&w)? + zero_grad(&b)?)? + zero_grad(&ls)?)?;
             opt.backward_step(&loss)?;
             let wv = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;
             assert!(wv.iter().all(|&x| (x - 0.99).abs() < 1e-7), "weight {wv:?}");

@@ -9,8 +9,9 @@ with_bad.csv` with the tiny CLIP and BERT checkpoints, in parts of 5 rows and wi
 `.extract_plan.json`, `.bad_inputs.jsonl` and per-part `.bad_inputs.part-NNNNN.jsonl` lists.
 
 Expected values come from the fixture, not from the writer: with_bad.csv lists 17 images, of
-which 4 are unusable (corrupt.jpg, empty.jpg, missing.jpg, truncated.jpg), so 13 rows; D_v = 24
-(tiny CLIP `projection_dim`); `x_s` is null for the test rows and for rows with an empty text.
+which 4 are unusable (corrupt.jpg, empty.jpg, missing.jpg, truncated.jpg), so 13 rows; D_v = 32
+(tiny CLIP `hidden_size`: the default `pooler_output`, before the projection); `x_s` is null for
+the test rows and for rows with an empty text.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "extract" / "tests" / "fixtures"
 MANIFEST = FIXTURES / "dataset" / "with_bad.csv"
 BAD = {"images/corrupt.jpg", "images/empty.jpg", "images/missing.jpg", "images/truncated.jpg"}
-D_V = 24
+D_V = 32
 
 
 def expected_rows() -> dict[str, bool]:

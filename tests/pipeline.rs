@@ -42,7 +42,7 @@ fn inspect_extract_and_train_all_modes() {
     assert_eq!(c.metadata.class_names, ["apple", "bread", "curry"]);
 
     let argv = [
-        "marnet-heads", "train", "--cache", &cache, "--out", &run, "--mode", "all", "--set", "epochs=3", "--set",
+        "marnet-heads", "train", "--cache", &cache, "--out", &run, "--mode", "all", "--set", "epochs=3", "--set", "min_steps=0", "--set",
         "phase2_epochs=3", "--quiet",
     ];
     marnet_heads::cli::run(marnet_heads::cli::Cli::try_parse_from(argv).unwrap()).unwrap();

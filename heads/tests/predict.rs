@@ -46,7 +46,7 @@ fn setup() -> &'static Setup {
         marnet_extract::pipeline::run_extraction(&opts).unwrap();
         let (c, r) = (cache.display().to_string(), run.display().to_string());
         let argv = [
-            "marnet-heads", "train", "--cache", &c, "--out", &r, "--mode", MODES, "--set", "epochs=3", "--set",
+            "marnet-heads", "train", "--cache", &c, "--out", &r, "--mode", MODES, "--set", "epochs=3", "--set", "min_steps=0", "--set",
             "phase2_epochs=3", "--quiet",
         ];
         marnet_heads::cli::run(marnet_heads::cli::Cli::try_parse_from(argv).unwrap()).unwrap();

@@ -62,6 +62,9 @@ pub fn small_config() -> HeadsConfig {
         lr: 3e-3,
         patience: 0,
         log_every: 5,
+        // The epochs above are the budget (the default floor of 1000 steps would make these
+        // small tests slow in the debug profile).
+        min_steps: 0,
         ..HeadsConfig::default()
     }
 }

@@ -75,7 +75,7 @@ train-heads *ARGS:
     set -euo pipefail
     bash scripts/build-release.sh marnet-heads
     if [ "$#" -eq 0 ]; then
-      echo "==> training the heads of every mode with 3 seeds on {{cache}} into {{run}} (several minutes on 2 cores)" >&2
+      echo "==> training the heads of every mode with 3 seeds on {{cache}} into {{run}} (about 2 min on 2 idle cores)" >&2
       set -- --cache {{cache}} --out {{run}} --mode all --seeds 3
     fi
     cargo run --release --quiet -p marnet-heads -- train "$@"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The CUDA build without a GPU (issue 14; DESIGN.md section 8 "CUDA build without a GPU").
 #
-# Installs NVIDIA's CUDA 13.4 toolkit pieces from PyPI (pinned below) into .cuda/ (git-ignored),
+# Installs NVIDIA's CUDA 13.0 toolkit pieces from PyPI (pinned below) into .cuda/ (git-ignored),
 # writes .cuda/env.sh that points candle's build at them, then, depending on the command:
 #
 #   bash scripts/setup-cuda.sh            install only, print what env.sh exports
@@ -28,20 +28,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# CUDA 13.4 (the versions of PyPI's `cuda-toolkit==13.4.3` metapackage). cudarc 0.19.10 knows
-# CUDA up to 13.4 and panics on nvcc 13.5, so 13.4 is also the newest that builds.
-CUDA_VERSION_CUDARC=13040
+# CUDA 13.0 (the versions of PyPI's `cuda-toolkit==13.0.2` metapackage). Why 13.0 and not newer:
+# candle's kernels are compiled to PTX, which the driver compiles at load time, and a driver accepts
+# PTX only up to its own CUDA version (newer PTX fails with CUDA_ERROR_UNSUPPORTED_PTX_VERSION, "the
+# provided PTX was compiled with an unsupported toolchain"; NVIDIA/nvbandwidth#61: 13.2 PTX on
+# driver 580). 13.0 is the oldest CUDA 13, so the build runs on every driver of the CUDA 13 branch
+# (580 and newer; the H100/H200 machines lent here have 580.159). CUDA 12 is no alternative here:
+# PyPI's nvidia-cuda-nvcc-cu12 wheels carry ptxas but not the nvcc driver (DESIGN.md section 8).
+CUDA_VERSION_CUDARC=13000
 COMPILER_WHEELS=(
-  nvidia-cuda-nvcc==13.4.92     # nvcc, ptxas, fatbinary, nvlink, cudafe++
-  nvidia-nvvm==13.4.92          # cicc (nvcc's device front end), libdevice
-  nvidia-cuda-crt==13.4.92      # crt/ headers nvcc includes
-  nvidia-cuda-runtime==13.4.92  # cuda_runtime.h, cuda.h, cuda_fp16.h, libcudart.so.13
-  nvidia-cuda-cccl==13.3.4.3.1  # nv/target, cuda/std (included by cuda_fp16.h and cuda_bf16.h)
+  nvidia-cuda-nvcc==13.0.88     # nvcc, ptxas, fatbinary, nvlink, cudafe++
+  nvidia-nvvm==13.0.88          # cicc (nvcc's device front end), libdevice
+  nvidia-cuda-crt==13.0.88      # crt/ headers nvcc includes
+  nvidia-cuda-runtime==13.0.96  # cuda_runtime.h, cuda.h, cuda_fp16.h, libcudart.so.13
+  nvidia-cuda-cccl==13.0.85     # nv/target, cuda/std (included by cuda_fp16.h and cuda_bf16.h)
 )
 LIBRARY_WHEELS=(
-  nvidia-cuda-nvrtc==13.4.92    # libnvrtc.so.13 (cudarc links it)
-  nvidia-cublas==13.8.0.4       # libcublas.so.13, libcublasLt.so.13
-  nvidia-curand==10.4.4.72      # libcurand.so.10
+  nvidia-cuda-nvrtc==13.0.88    # libnvrtc.so.13 (cudarc links it)
+  nvidia-cublas==13.1.0.3       # libcublas.so.13, libcublasLt.so.13
+  nvidia-curand==10.4.0.35      # libcurand.so.10
 )
 
 mode="${1:-install}"
@@ -55,12 +60,18 @@ dir="${MARNET_CUDA_DIR:-$PWD/.cuda}"
 root="$dir/py/nvidia/cu13"
 wheels=("${COMPILER_WHEELS[@]}")
 [ "$mode" = check ] || wheels+=("${LIBRARY_WHEELS[@]}")
-want=$(printf '%s\n' "${wheels[@]}" | sha256sum | cut -d' ' -f1)
+# The stamp names the compiler pins and whether the library wheels are there too: `check` needs
+# only the first to match, `install`/`build` both (so a pin change always reinstalls).
+compilers=$(printf '%s\n' "${COMPILER_WHEELS[@]}" | sha256sum | cut -d' ' -f1)
+libraries=$(printf '%s\n' "${LIBRARY_WHEELS[@]}" | sha256sum | cut -d' ' -f1)
+if [ "$mode" = check ]; then want="$compilers -"; else want="$compilers $libraries"; fi
 stamp="$dir/.installed.sha256"
 
 install_wheels() {
   # One pip call: all wheels share the nvidia/cu13 tree, which pip --target merges only within a call.
-  if [ -f "$stamp" ] && { [ "$(cat "$stamp")" = "$want" ] || [ "$mode" = check ]; } && [ -x "$root/bin/nvcc" ]; then
+  local have=""
+  [ -f "$stamp" ] && have=$(cat "$stamp")
+  if [ -x "$root/bin/nvcc" ] && { [ "$have" = "$want" ] || { [ "$mode" = check ] && [ "${have%% *}" = "$compilers" ]; }; }; then
     return
   fi
   command -v python3 >/dev/null || { echo "setup-cuda: python3 (with pip) is needed to fetch the toolkit wheels" >&2; exit 1; }
@@ -114,12 +125,25 @@ export LD_LIBRARY_PATH="$root/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"
 EOF
 }
 
+stale_target() {
+  # candle's build script does not rerun when nvcc changes (it watches the .cu files and
+  # CUDA_COMPUTE_CAP), so a target folder built with another toolkit would keep that toolkit's PTX.
+  local tk="$CARGO_TARGET_DIR/.cuda-toolkit"
+  if [ -f "$tk" ] && [ "$(cat "$tk")" != "$CUDA_VERSION_CUDARC" ]; then
+    echo "setup-cuda: $CARGO_TARGET_DIR was built with CUDA $(cat "$tk"), not $CUDA_VERSION_CUDARC; removing it (full rebuild)"
+    rm -rf "$CARGO_TARGET_DIR"
+  fi
+  mkdir -p "$CARGO_TARGET_DIR"
+  echo "$CUDA_VERSION_CUDARC" > "$tk"
+}
+
 install_wheels
 link_names
 [ "$mode" = check ] || driver_stub
 write_env
 # shellcheck disable=SC1091
 source "$dir/env.sh"
+[ "$mode" = install ] || stale_target
 command -v c++ >/dev/null || { echo "setup-cuda: nvcc needs a host C++ compiler (c++) on PATH" >&2; exit 1; }
 
 case "$mode" in

@@ -59,9 +59,10 @@ info=$("$smi" --query-gpu=name,driver_version,compute_cap,memory.total --format=
 IFS=, read -r gpu_name driver cap mem_total <<<"$info"
 driver=${driver// /} cap=${cap// /}
 echo "gpu-check: $device = $gpu_name (driver $driver, compute capability $cap,$mem_total)"
-# PTX from CUDA 13.x needs driver 580 or newer (DESIGN.md section 8).
+# PTX from CUDA 13.0 (the toolkit scripts/setup-cuda.sh pins) needs driver 580 or newer: a driver
+# loads PTX only up to its own CUDA version.
 if [[ "${driver%%.*}" =~ ^[0-9]+$ ]] && [ "${driver%%.*}" -lt 580 ]; then
-  echo "gpu-check: driver $driver is older than 580, which CUDA 13 PTX needs; update the driver" >&2; exit 1
+  echo "gpu-check: driver $driver is older than 580, the first that loads the CUDA 13.0 PTX of this build (scripts/setup-cuda.sh); update the driver" >&2; exit 1
 fi
 export CUDA_COMPUTE_CAP=${CUDA_COMPUTE_CAP:-${cap//./}}
 

@@ -2,7 +2,7 @@
 //! of every binary (DESIGN.md section 7, issue 14). CUDA needs the crate's `cuda` cargo feature.
 
 use anyhow::{bail, Context, Result};
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 
 /// A parsed `--device` value, before any device is opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,9 +34,10 @@ pub fn parse_device_name(name: &str) -> Result<DeviceName> {
 /// Parses a device name (see [`parse_device_name`]) and opens the device.
 ///
 /// Errors (never panics) when the name is unknown, when CUDA is asked for but this build has no
-/// `cuda` feature, or when the CUDA device cannot be opened: no NVIDIA driver, no GPU, or an
-/// ordinal past the number of GPUs. A `cuda` build still needs the driver's `libcuda.so.1` to
-/// start at all (see README "GPU").
+/// `cuda` feature, when the CUDA device cannot be opened (no NVIDIA driver, no GPU, or an ordinal
+/// past the number of GPUs), or when candle's kernels do not load on it (a driver older than the
+/// toolkit that compiled them; see [`explain_kernel_error`]). A `cuda` build still needs the
+/// driver's `libcuda.so.1` to start at all (see README "GPU").
 pub fn select_device(name: &str) -> Result<Device> {
     let ordinal = match parse_device_name(name)? {
         DeviceName::Cpu => return Ok(Device::Cpu),
@@ -45,15 +46,47 @@ pub fn select_device(name: &str) -> Result<Device> {
     if !candle_core::utils::cuda_is_available() {
         bail!("device {name:?} asked for, but this binary was built without the `cuda` feature (cargo build --features cuda)");
     }
-    Device::new_cuda(ordinal).map_err(|e| {
-        // candle appends a backtrace to CUDA errors: keep the message line only.
-        let e = e.to_string();
-        let cause = e.lines().next().unwrap_or_default();
+    let device = Device::new_cuda(ordinal).map_err(|e| {
         anyhow::anyhow!(
             "no CUDA device {ordinal}: the NVIDIA driver found no usable GPU with that ordinal \
-             (`nvidia-smi -L` lists the GPUs): {cause}"
+             (`nvidia-smi -L` lists the GPUs): {}",
+            first_line(&e.to_string())
         )
-    })
+    })?;
+    // The first kernel launch loads candle's PTX; do it here so that a driver too old for it is
+    // reported once, with the fix, instead of deep inside the first forward pass.
+    Tensor::ones(4, DType::F32, &device)
+        .and_then(|t| t.affine(2.0, 1.0))
+        .map_err(|e| anyhow::anyhow!(explain_kernel_error(ordinal, &e.to_string())))?;
+    Ok(device)
+}
+
+/// The CUDA toolkit whose PTX a `cuda` build carries (scripts/setup-cuda.sh pins it) and the
+/// oldest driver branch that loads that PTX.
+pub const CUDA_TOOLKIT: &str = "13.0";
+/// See [`CUDA_TOOLKIT`]: NVIDIA's driver 580 is the first of CUDA 13.0.
+pub const MIN_DRIVER: u32 = 580;
+
+/// The message for a kernel that failed to load on CUDA device `ordinal`, from candle's error text
+/// `cause`. A driver rejects PTX newer than its own CUDA version with
+/// `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` ("the provided PTX was compiled with an unsupported
+/// toolchain", huggingface/candle#1846); that case names the driver needed.
+pub fn explain_kernel_error(ordinal: usize, cause: &str) -> String {
+    let cause = first_line(cause);
+    if cause.contains("UNSUPPORTED_PTX_VERSION") || cause.contains("unsupported toolchain") {
+        format!(
+            "CUDA device {ordinal}: the NVIDIA driver is older than CUDA {CUDA_TOOLKIT}, which \
+             compiled this binary's kernels: update the driver to {MIN_DRIVER} or newer (`nvidia-smi` \
+             shows its version), or build with a CUDA toolkit no newer than the driver: {cause}"
+        )
+    } else {
+        format!("CUDA device {ordinal} opened, but candle's kernels do not run on it: {cause}")
+    }
+}
+
+/// candle appends a backtrace to CUDA errors: keep the message line only.
+fn first_line(message: &str) -> &str {
+    message.lines().next().unwrap_or_default()
 }
 
 /// Parses a dtype name: `f32`, `bf16` or `f16` (case-insensitive). Weights and activations use
@@ -91,6 +124,19 @@ mod tests {
         assert!(parse_device_name("cuda:-1").is_err());
         assert!(parse_device_name("cuda:").is_err());
         assert!(parse_device_name("cuda1").is_err());
+    }
+
+    #[test]
+    fn a_driver_too_old_for_the_ptx_is_named() {
+        // candle's error text as reported in huggingface/candle#1846 (driver older than nvcc).
+        let cause = "DriverError(CUDA_ERROR_UNSUPPORTED_PTX_VERSION, \"the provided PTX was compiled \
+                     with an unsupported toolchain.\") when loading affine_f32\nstack backtrace:\n 0: x";
+        let msg = explain_kernel_error(1, cause);
+        assert!(msg.starts_with("CUDA device 1: the NVIDIA driver is older than CUDA 13.0"), "{msg}");
+        assert!(msg.contains("update the driver to 580 or newer"), "{msg}");
+        assert!(msg.ends_with("when loading affine_f32"), "backtrace kept: {msg}");
+        let other = explain_kernel_error(0, "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")");
+        assert!(other.starts_with("CUDA device 0 opened, but candle's kernels do not run on it"), "{other}");
     }
 
     #[cfg(not(feature = "cuda"))]

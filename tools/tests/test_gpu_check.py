@@ -84,6 +84,26 @@ def test_ordinal_past_the_listed_gpus_exits_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_driver_older_than_the_ptx_exits_1_before_building(tmp_path):
+    # nvidia-smi of a 570 driver (CUDA 12.8): it cannot load PTX from CUDA 13.0, the pinned toolkit.
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text(
+        "#!/bin/sh\ncase \"$1\" in\n"
+        "  -L) echo 'GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-00000000-0000-0000-0000-000000000000)' ;;\n"
+        "  --query-gpu=*) echo 'NVIDIA H100 80GB HBM3, 570.86.15, 9.0, 81559 MiB' ;;\n"
+        "esac\n"
+    )
+    smi.chmod(0o755)
+    r = run_script(tmp_path, smi=smi)
+    assert r.returncode == 1
+    assert r.stderr == (
+        "gpu-check: driver 570.86.15 is older than 580, the first that loads the CUDA 13.0 PTX of "
+        "this build (scripts/setup-cuda.sh); update the driver\n"
+    )
+    assert "cuda:0 = NVIDIA H100 80GB HBM3 (driver 570.86.15, compute capability 9.0, 81559 MiB)" in r.stdout
+    assert not (tmp_path / "out" / "build.log").exists()
+
+
 def write_cache(folder: Path, rows):
     """A one-part feature cache: rows of (id, x_v, x_s or None), 2-d vectors."""
     folder.mkdir()

@@ -123,7 +123,7 @@ finetune steps="3":
 build-cuda:
     bash scripts/setup-cuda.sh build
 
-# Compile check of the `cuda` feature (candle's CUDA kernels to PTX, every target; links nothing; no GPU needed).
+# Compile check of the `cuda` feature (candle's CUDA kernels to PTX, every target; links nothing; no GPU needed). CI runs it after `test` (.ci/run).
 check-cuda:
     bash scripts/setup-cuda.sh check
 

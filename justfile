@@ -21,6 +21,7 @@ demo: demo-assets extract train-heads
 
 # Run every test: Rust (debug profile, dependencies optimised), the Python converter tests and the
 # cache interop test (pyarrow, pandas, polars, DuckDB, HF datasets open a cache folder).
+[doc("Every test: Rust (debug, dependencies optimised), Python converter, wrapper, gpu-check and cache interop tests.")]
 test:
     bash scripts/setup-dev.sh
     cargo test --workspace --no-fail-fast
@@ -29,6 +30,7 @@ test:
 # The Slurm job-array scripts (deploy/slurm/) on a real one-node Slurm on localhost: array
 # extraction = one process bit for bit, scancel + resubmit resumes, sweep array = --jobs 1.
 # Needs root (installs Debian's slurm-wlm and munge when missing) and the demo assets.
+[doc("The Slurm scripts on a real one-node Slurm on localhost (root; installs slurm-wlm, munge; not in CI).")]
 test-slurm:
     bash scripts/test-slurm.sh
 

@@ -42,11 +42,13 @@ while [ "$#" -gt 0 ]; do
     *) bad_args "unknown argument '$1'" ;;
   esac
 done
-case "$device" in
-  cuda) ordinal=0 ;;
-  cuda:*) ordinal=${device#cuda:}; [[ "$ordinal" =~ ^[0-9]+$ ]] || bad_args "--device '$device': expected cuda or cuda:N with N an integer" ;;
+# The binaries' names (extract/src/device.rs): case-insensitive, `gpu` = `cuda`.
+case "${device,,}" in
+  cuda|gpu) ordinal=0 ;;
+  cuda:*|gpu:*) ordinal=${device#*:}; [[ "$ordinal" =~ ^[0-9]+$ ]] || bad_args "--device '$device': expected cuda or cuda:N with N an integer" ;;
   *) bad_args "--device '$device': expected cuda or cuda:N" ;;
 esac
+device=cuda:$ordinal
 [[ "$seeds" =~ ^[1-9][0-9]*$ ]] || bad_args "--seeds '$seeds': expected a positive integer"
 [[ "$batch" =~ ^[1-9][0-9]*$ ]] || bad_args "--batch-size '$batch': expected a positive integer"
 
@@ -189,7 +191,8 @@ else
 fi
 record "finetune $device bf16, 20 steps" "$ok" "$cmp" "" "" "" "$peak"
 
-# 7. The Vireo-size synthetic cache: seconds per fusion epoch (aim <= 1 s, reported, not a check).
+# 7. The Vireo-size synthetic cache: seconds per fusion epoch. The check is that the benchmark runs;
+#    the aim (<= 1 s) is reported in the table, not enforced.
 monitor_start
 cargo run --release --quiet --features "$features" -p marnet-heads --example bench_heads -- --device "$device" \
   > "$out/bench-heads.md" 2> "$out/bench-heads.log"

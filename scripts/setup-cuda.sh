@@ -23,8 +23,10 @@
 # only the soname; at run time the driver's own libcuda.so.1 is loaded (the stubs folder is never
 # put on LD_LIBRARY_PATH by env.sh).
 #
-# Environment: MARNET_CUDA_DIR (default .cuda), CUDA_COMPUTE_CAP (default 90: H100/H200; candle's
-# kernels are compiled for that one architecture), CARGO_TARGET_DIR (default target/cuda).
+# Environment: MARNET_CUDA_DIR (default .cuda), CUDA_COMPUTE_CAP (candle's kernels are compiled
+# for that one architecture, e.g. 90 = H100/H200, 80 = A100, 89 = L4/RTX 40xx, 120 = RTX 50xx; CUDA
+# 13 needs 75 or more; default: GPU 0's if nvidia-smi answers, else 90), CARGO_TARGET_DIR (default
+# target/cuda).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,7 +46,7 @@ COMPILER_WHEELS=(
   nvidia-cuda-cccl==13.0.85     # nv/target, cuda/std (included by cuda_fp16.h and cuda_bf16.h)
 )
 LIBRARY_WHEELS=(
-  nvidia-cuda-nvrtc==13.0.88    # libnvrtc.so.13 (cudarc links it)
+  nvidia-cuda-nvrtc==13.0.88    # libnvrtc.so: cudarc names it at link time (the binaries do not load it)
   nvidia-cublas==13.1.0.3       # libcublas.so.13, libcublasLt.so.13
   nvidia-curand==10.4.0.35      # libcurand.so.10
 )
@@ -111,14 +113,30 @@ driver_stub() {
   echo "setup-cuda: $stubs/libcuda.so: $n functions (link time only; the driver's libcuda.so.1 is used at run time)"
 }
 
+compute_cap() {
+  # CUDA_COMPUTE_CAP as given, else GPU 0's (nvidia-smi prints 9.0), else 90.
+  local cap=""
+  if [ -n "${CUDA_COMPUTE_CAP:-}" ]; then echo "$CUDA_COMPUTE_CAP"; return; fi
+  command -v nvidia-smi >/dev/null 2>&1 && cap=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader -i 0 2>/dev/null | tr -d ' .')
+  if [[ "$cap" =~ ^[0-9]+$ ]]; then
+    echo "setup-cuda: CUDA_COMPUTE_CAP=$cap, GPU 0's (nvidia-smi)" >&2
+  else
+    cap=90
+    echo "setup-cuda: CUDA_COMPUTE_CAP=90 (H100/H200; no GPU answered nvidia-smi here): set CUDA_COMPUTE_CAP for another GPU" >&2
+  fi
+  echo "$cap"
+}
+
 write_env() {
+  local cap
+  cap=$(compute_cap)
   cat > "$dir/env.sh" <<EOF
 # Written by scripts/setup-cuda.sh: source it to build or run marnet with --features cuda.
 export CUDA_ROOT="$root" CUDA_PATH="$root" CUDA_HOME="$root"
 export NVCC="$root/bin/nvcc"
 export PATH="$root/bin:\$PATH"
 export CUDARC_CUDA_VERSION=$CUDA_VERSION_CUDARC
-export CUDA_COMPUTE_CAP="\${CUDA_COMPUTE_CAP:-${CUDA_COMPUTE_CAP:-90}}"
+export CUDA_COMPUTE_CAP="\${CUDA_COMPUTE_CAP:-$cap}"
 export CARGO_TARGET_DIR="\${CARGO_TARGET_DIR:-$PWD/target/cuda}"
 # Run time: cudart, cublas, curand, nvrtc from the wheels; libcuda.so.1 from the installed driver.
 export LD_LIBRARY_PATH="$root/lib\${LD_LIBRARY_PATH:+:\$LD_LIBRARY_PATH}"

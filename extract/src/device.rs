@@ -13,20 +13,22 @@ pub enum DeviceName {
     Cuda(usize),
 }
 
-/// Parses a device name (case-insensitive): `cpu`, `cuda`/`gpu` (ordinal 0) or `cuda:N`.
+/// Parses a device name (case-insensitive): `cpu`, `cuda`/`gpu` (ordinal 0) or `cuda:N`/`gpu:N`.
 ///
-/// Errors when the name is none of these or N is not a non-negative integer. Opens nothing.
+/// Errors when the name is none of these or N is not a non-negative integer; the error quotes the
+/// name as given. Opens nothing.
 pub fn parse_device_name(name: &str) -> Result<DeviceName> {
-    let name = name.trim().to_ascii_lowercase();
-    match name.as_str() {
+    let given = name.trim();
+    let lower = given.to_ascii_lowercase();
+    match lower.as_str() {
         "cpu" => Ok(DeviceName::Cpu),
         "cuda" | "gpu" => Ok(DeviceName::Cuda(0)),
-        other => match other.strip_prefix("cuda:") {
+        other => match other.strip_prefix("cuda:").or_else(|| other.strip_prefix("gpu:")) {
             Some(n) => n
                 .parse::<usize>()
                 .map(DeviceName::Cuda)
-                .with_context(|| format!("device {other:?}: expected cuda:N with N an integer")),
-            None => bail!("unknown device {name:?}: expected cpu, cuda or cuda:N"),
+                .with_context(|| format!("device {given:?}: expected cuda:N with N an integer")),
+            None => bail!("unknown device {given:?}: expected cpu, cuda or cuda:N"),
         },
     }
 }
@@ -44,7 +46,11 @@ pub fn select_device(name: &str) -> Result<Device> {
         DeviceName::Cuda(n) => n,
     };
     if !candle_core::utils::cuda_is_available() {
-        bail!("device {name:?} asked for, but this binary was built without the `cuda` feature (cargo build --features cuda)");
+        bail!(
+            "device {:?} asked for, but this binary was built without the `cuda` feature: `just build-cuda` \
+             builds one into target/cuda/release (README \"GPU\")",
+            name.trim()
+        );
     }
     let device = Device::new_cuda(ordinal).map_err(|e| {
         anyhow::anyhow!(
@@ -67,17 +73,35 @@ pub const CUDA_TOOLKIT: &str = "13.0";
 /// See [`CUDA_TOOLKIT`]: NVIDIA's driver 580 is the first of CUDA 13.0.
 pub const MIN_DRIVER: u32 = 580;
 
+/// The compute capability candle's kernels were compiled for (`CUDA_COMPUTE_CAP` when this crate
+/// was built, as `scripts/setup-cuda.sh` sets it; `None` when the build left it to candle).
+pub const BUILT_COMPUTE_CAP: Option<&str> = option_env!("CUDA_COMPUTE_CAP");
+
 /// The message for a kernel that failed to load on CUDA device `ordinal`, from candle's error text
-/// `cause`. A driver rejects PTX newer than its own CUDA version with
-/// `CUDA_ERROR_UNSUPPORTED_PTX_VERSION` ("the provided PTX was compiled with an unsupported
-/// toolchain", huggingface/candle#1846); that case names the driver needed.
+/// `cause`. Two causes get their fix named: a driver older than the toolkit
+/// (`CUDA_ERROR_UNSUPPORTED_PTX_VERSION`, "the provided PTX was compiled with an unsupported
+/// toolchain", huggingface/candle#1846), and kernels compiled for another GPU generation
+/// (`CUDA_ERROR_INVALID_PTX`, `CUDA_ERROR_NO_BINARY_FOR_GPU`, `CUDA_ERROR_INVALID_IMAGE`: PTX for
+/// `sm_90a` runs on compute capability 9.0 only).
 pub fn explain_kernel_error(ordinal: usize, cause: &str) -> String {
+    explain_kernel_error_for(ordinal, cause, BUILT_COMPUTE_CAP)
+}
+
+fn explain_kernel_error_for(ordinal: usize, cause: &str, built_cap: Option<&str>) -> String {
     let cause = first_line(cause);
     if cause.contains("UNSUPPORTED_PTX_VERSION") || cause.contains("unsupported toolchain") {
         format!(
             "CUDA device {ordinal}: the NVIDIA driver is older than CUDA {CUDA_TOOLKIT}, which \
              compiled this binary's kernels: update the driver to {MIN_DRIVER} or newer (`nvidia-smi` \
              shows its version), or build with a CUDA toolkit no newer than the driver: {cause}"
+        )
+    } else if ["INVALID_PTX", "NO_BINARY_FOR_GPU", "INVALID_IMAGE"].iter().any(|c| cause.contains(c)) {
+        let built = built_cap.map_or_else(|| "CUDA_COMPUTE_CAP unknown".to_string(), |cap| format!("CUDA_COMPUTE_CAP={cap}"));
+        format!(
+            "CUDA device {ordinal}: this binary's kernels were compiled for another GPU generation \
+             ({built}): rebuild with CUDA_COMPUTE_CAP set to this GPU's (`nvidia-smi \
+             --query-gpu=compute_cap --format=csv`, 8.0 -> 80), e.g. `CUDA_COMPUTE_CAP=80 just \
+             build-cuda`: {cause}"
         )
     } else {
         format!("CUDA device {ordinal} opened, but candle's kernels do not run on it: {cause}")
@@ -124,6 +148,9 @@ mod tests {
         assert!(parse_device_name("cuda:-1").is_err());
         assert!(parse_device_name("cuda:").is_err());
         assert!(parse_device_name("cuda1").is_err());
+        assert_eq!(parse_device_name("GPU:2").unwrap(), DeviceName::Cuda(2));
+        let err = parse_device_name("Cuda:x").unwrap_err().to_string();
+        assert_eq!(err, "device \"Cuda:x\": expected cuda:N with N an integer");
     }
 
     #[test]
@@ -135,6 +162,10 @@ mod tests {
         assert!(msg.starts_with("CUDA device 1: the NVIDIA driver is older than CUDA 13.0"), "{msg}");
         assert!(msg.contains("update the driver to 580 or newer"), "{msg}");
         assert!(msg.ends_with("when loading affine_f32"), "backtrace kept: {msg}");
+        // sm_90a PTX on an A100 (compute capability 8.0).
+        let arch = explain_kernel_error_for(0, "DriverError(CUDA_ERROR_INVALID_PTX, \"a PTX JIT compilation failed\")", Some("90"));
+        assert!(arch.starts_with("CUDA device 0: this binary's kernels were compiled for another GPU generation (CUDA_COMPUTE_CAP=90)"), "{arch}");
+        assert!(arch.contains("`CUDA_COMPUTE_CAP=80 just build-cuda`"), "{arch}");
         let other = explain_kernel_error(0, "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")");
         assert!(other.starts_with("CUDA device 0 opened, but candle's kernels do not run on it"), "{other}");
     }

@@ -70,6 +70,14 @@ def test_no_driver_stops_at_once_with_exit_2(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.parametrize("name", ["GPU", "Cuda:1", "gpu:1"])
+def test_device_names_as_the_binaries_take_them(tmp_path, name):
+    # Same names as `--device` of the binaries (case-insensitive, gpu = cuda): past the argument
+    # check, then stopped by the missing driver (not exit 64).
+    r = run_script(tmp_path, "--device", name)
+    assert (r.returncode, r.stderr) == (2, "gpu-check: no CUDA device: nvidia-smi not found (no NVIDIA driver on this machine)\n")
+
+
 def test_driver_without_gpu_exits_2(tmp_path):
     # What nvidia-smi prints (exit 6) when the driver is loaded but sees no GPU.
     smi = fake_smi(tmp_path, "No devices were found", rc=6)
@@ -79,7 +87,7 @@ def test_driver_without_gpu_exits_2(tmp_path):
 
 def test_ordinal_past_the_listed_gpus_exits_2(tmp_path):
     smi = fake_smi(tmp_path, "GPU 0: NVIDIA H200 (UUID: GPU-00000000-0000-0000-0000-000000000000)")
-    r = run_script(tmp_path, "--device", "cuda:3", smi=smi)
+    r = run_script(tmp_path, "--device", "GPU:3", smi=smi)
     assert (r.returncode, r.stderr) == (2, "gpu-check: no CUDA device: cuda:3 asked for, nvidia-smi lists 1 GPU(s)\n")
     assert not (tmp_path / "out").exists()
 

@@ -146,7 +146,8 @@ pub enum Selection {
 /// 248 demo rows at batch 256 made 50 epochs 50 steps). The epochs are `epochs`, raised to reach
 /// at least `min_steps` optimiser steps in all.
 pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
-    let by_steps = if cfg.min_steps_per_epoch == 0 { n } else { (n / cfg.min_steps_per_epoch).max(1) };
+    // min_steps_per_epoch = 0 turns the cap off.
+    let by_steps = n.checked_div(cfg.min_steps_per_epoch).map_or(n, |b| b.max(1));
     let batch = cfg.batch.min(by_steps).min(n).max(1);
     let steps_per_epoch = n.div_ceil(batch);
     let epochs = epochs.max(cfg.min_steps.div_ceil(steps_per_epoch));

@@ -139,6 +139,7 @@ impl Phase1Model {
 
     /// Trains phase 1 on `rows` (train rows with text); `streams` offsets the noise and shuffle
     /// RNG streams (0 for the main model, distinct per cross-fitting fold).
+    #[allow(clippy::too_many_arguments)] // the run's identity (seed, rows, streams, label) is what differs per fold
     fn train(&self, f: &Features, cfg: &HeadsConfig, seed: u64, rows: &[u32], streams: u64, opts: &RunOptions, label: &str) -> Result<Vec<EpochRecord>> {
         let onestep = cfg.fusion_features == FusionFeatures::Onestep;
         let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];

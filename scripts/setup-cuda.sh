@@ -35,7 +35,7 @@ cd "$(dirname "$0")/.."
 # PTX only up to its own CUDA version (newer PTX fails with CUDA_ERROR_UNSUPPORTED_PTX_VERSION, "the
 # provided PTX was compiled with an unsupported toolchain"; NVIDIA/nvbandwidth#61: 13.2 PTX on
 # driver 580). 13.0 is the oldest CUDA 13, so the build runs on every driver of the CUDA 13 branch
-# (580 and newer; the H100/H200 machines lent here have 580.159). CUDA 12 is no alternative here:
+# (580 and newer). CUDA 12 is no alternative here:
 # PyPI's nvidia-cuda-nvcc-cu12 wheels carry ptxas but not the nvcc driver (DESIGN.md section 8).
 CUDA_VERSION_CUDARC=13000
 COMPILER_WHEELS=(
@@ -146,10 +146,12 @@ EOF
 stale_target() {
   # candle's build script does not rerun when nvcc changes (it watches the .cu files and
   # CUDA_COMPUTE_CAP), so a target folder built with another toolkit would keep that toolkit's PTX.
+  # Removing candle-kernels' build output and fingerprints makes cargo rerun it (and rebuild what
+  # depends on it); nothing else in the folder is touched.
   local tk="$CARGO_TARGET_DIR/.cuda-toolkit"
   if [ -f "$tk" ] && [ "$(cat "$tk")" != "$CUDA_VERSION_CUDARC" ]; then
-    echo "setup-cuda: $CARGO_TARGET_DIR was built with CUDA $(cat "$tk"), not $CUDA_VERSION_CUDARC; removing it (full rebuild)"
-    rm -rf "$CARGO_TARGET_DIR"
+    echo "setup-cuda: $CARGO_TARGET_DIR holds candle kernels from CUDA $(cat "$tk"), not $CUDA_VERSION_CUDARC; rebuilding them"
+    rm -rf "$CARGO_TARGET_DIR"/*/build/candle-kernels-* "$CARGO_TARGET_DIR"/*/.fingerprint/candle-kernels-*
   fi
   mkdir -p "$CARGO_TARGET_DIR"
   echo "$CUDA_VERSION_CUDARC" > "$tk"

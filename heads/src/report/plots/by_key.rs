@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use plotters::prelude::*;
 
-use super::{padded_range, palette, plot_err, render_png, FONT};
+use super::{draw_legend, padded_range, palette, plot_err, render_png, FONT};
 
 /// Size of the metric-by-key plot in pixels.
 pub const BY_KEY_SIZE: (u32, u32) = (900, 560);
@@ -88,14 +88,7 @@ pub fn plot_metric_by_key(
             });
         let marks = line.into_iter().map(|p| Cross::new(p, 7, mean_color.stroke_width(2)));
         chart.draw_series(marks).map_err(plot_err)?;
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 15)?;
         Ok(())
     })
 }

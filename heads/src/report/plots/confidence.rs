@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use plotters::prelude::*;
 
-use super::{palette, plot_err, render_png, FONT};
+use super::{draw_legend, palette, plot_err, render_png, FONT};
 
 /// Size of the confidence histogram in pixels.
 pub const CONFIDENCE_SIZE: (u32, u32) = (900, 560);
@@ -91,14 +91,7 @@ pub fn plot_confidence_hist(
             });
             chart.draw_series(outline).map_err(plot_err)?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft, 15)?;
         Ok(())
     })
 }

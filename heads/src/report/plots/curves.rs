@@ -5,7 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use plotters::prelude::*;
 
-use super::{padded_range, palette, plot_err, render_png, FONT};
+use super::{draw_legend, padded_range, palette, plot_err, render_png, FONT};
 
 /// Size of a curve plot in pixels.
 pub const CURVES_SIZE: (u32, u32) = (900, 560);
@@ -97,14 +97,7 @@ pub fn plot_curves(
                 chart.draw_series(marks).map_err(plot_err)?;
             }
         }
-        chart
-            .configure_series_labels()
-            .position(legend_at)
-            .label_font((FONT, 15))
-            .background_style(WHITE.mix(0.85))
-            .border_style(RGBColor(160, 160, 160))
-            .draw()
-            .map_err(plot_err)?;
+        draw_legend(&mut chart, legend_at, 15)?;
         Ok(())
     })
 }

@@ -75,6 +75,23 @@ pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
     anyhow!("drawing failed: {e}")
 }
 
+/// Draws the series legend of `chart` in the plots' one style: white at 85 %, grey border,
+/// `FONT` at `font_size` px, at `position`.
+pub(crate) fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition, font_size: u32) -> Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(RGBColor(160, 160, 160))
+        .draw()
+        .map_err(plot_err)
+}
+
 /// Allocates a white RGB canvas of `(width, height)` pixels, lets `draw` paint on it and writes
 /// it as PNG to `path` (temporary name, then rename).
 ///

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use plotters::prelude::*;
 
-use super::{padded_range, palette, plot_err, render_png, FONT};
+use super::{draw_legend, padded_range, palette, plot_err, render_png, FONT};
 
 /// Size of the t-SNE pair plot in pixels.
 pub const TSNE_PAIR_SIZE: (u32, u32) = (1400, 680);
@@ -87,14 +87,7 @@ pub fn plot_tsne_pair(
                 }
             }
             if with_legend {
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .label_font((FONT, 14))
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(RGBColor(160, 160, 160))
-                    .draw()
-                    .map_err(plot_err)?;
+                draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
             }
         }
         Ok(())

@@ -27,7 +27,16 @@ fn inspect_extract_and_train_all_modes() {
     let run = tmp.path().join("run").display().to_string();
     let (clip, bert) = (fixture("tiny/clip"), fixture("tiny/bert"));
     let argv = [
-        "marnet-extract", "run", "--dataset", &dataset, "--image-model", &clip, "--text-model", &bert, "--out", &cache,
+        "marnet-extract",
+        "run",
+        "--dataset",
+        &dataset,
+        "--image-model",
+        &clip,
+        "--text-model",
+        &bert,
+        "--out",
+        &cache,
         "--quiet",
     ];
     marnet_extract::cli::run(marnet_extract::cli::Cli::try_parse_from(argv).unwrap()).unwrap();
@@ -42,8 +51,21 @@ fn inspect_extract_and_train_all_modes() {
     assert_eq!(c.metadata.class_names, ["apple", "bread", "curry"]);
 
     let argv = [
-        "marnet-heads", "train", "--cache", &cache, "--out", &run, "--mode", "all", "--set", "epochs=3", "--set", "min_steps=0", "--set",
-        "phase2_epochs=3", "--quiet",
+        "marnet-heads",
+        "train",
+        "--cache",
+        &cache,
+        "--out",
+        &run,
+        "--mode",
+        "all",
+        "--set",
+        "epochs=3",
+        "--set",
+        "min_steps=0",
+        "--set",
+        "phase2_epochs=3",
+        "--quiet",
     ];
     marnet_heads::cli::run(marnet_heads::cli::Cli::try_parse_from(argv).unwrap()).unwrap();
     let metrics: serde_json::Value =

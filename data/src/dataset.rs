@@ -27,12 +27,7 @@ pub struct Dataset {
 
 impl Dataset {
     /// Builds a dataset, naming it after the last component of `root`.
-    pub fn new(
-        kind: DatasetKind,
-        root: PathBuf,
-        class_names: Vec<String>,
-        samples: Vec<Sample>,
-    ) -> Dataset {
+    pub fn new(kind: DatasetKind, root: PathBuf, class_names: Vec<String>, samples: Vec<Sample>) -> Dataset {
         let name = root
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

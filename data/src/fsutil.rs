@@ -19,8 +19,7 @@ pub(crate) fn temp_path_for(path: &Path) -> PathBuf {
 /// # Errors
 /// The rename fails (e.g. `tmp` vanished).
 pub(crate) fn rename_durable(tmp: &Path, dst: &Path) -> anyhow::Result<()> {
-    std::fs::rename(tmp, dst)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), dst.display()))?;
+    std::fs::rename(tmp, dst).with_context(|| format!("renaming {} to {}", tmp.display(), dst.display()))?;
     if let Some(dir) = dst.parent() {
         // Directory fsync is best effort: not every platform allows opening a folder.
         if let Ok(d) = File::open(dir) {

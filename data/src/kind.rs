@@ -50,9 +50,7 @@ impl FromStr for DatasetKind {
             "imagefolder" => Ok(DatasetKind::ImageFolder),
             "vireo172" => Ok(DatasetKind::Vireo172),
             "ingredient101" => Ok(DatasetKind::Ingredient101),
-            _ => anyhow::bail!(
-                "unknown dataset kind {s:?}: expected manifest, imagefolder, vireo172 or ingredient101"
-            ),
+            _ => anyhow::bail!("unknown dataset kind {s:?}: expected manifest, imagefolder, vireo172 or ingredient101"),
         }
     }
 }

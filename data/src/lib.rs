@@ -15,8 +15,8 @@
 
 pub mod alloc;
 pub mod cache;
-pub mod fast_math;
 mod dataset;
+pub mod fast_math;
 mod fsutil;
 mod inspect;
 mod kind;

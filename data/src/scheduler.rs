@@ -160,7 +160,8 @@ pub fn share_from_env(env: &HashMap<String, String>) -> Result<ResolvedShare> {
 fn slurm_share(env: &HashMap<String, String>) -> Result<ResolvedShare> {
     let id = int(env, "SLURM_ARRAY_TASK_ID")?;
     let opt = |name: &str| env.get(name).map(|v| parse_int(name, v)).transpose();
-    let (min, max, count) = (opt("SLURM_ARRAY_TASK_MIN")?, opt("SLURM_ARRAY_TASK_MAX")?, opt("SLURM_ARRAY_TASK_COUNT")?);
+    let (min, max, count) =
+        (opt("SLURM_ARRAY_TASK_MIN")?, opt("SLURM_ARRAY_TASK_MAX")?, opt("SLURM_ARRAY_TASK_COUNT")?);
     let step = opt("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1);
     ensure!(step >= 1, "SLURM_ARRAY_TASK_STEP=0: expected at least 1");
     let min = min.unwrap_or(0);

@@ -54,7 +54,12 @@ fn slurm_array_from_zero() {
 #[test]
 fn slurm_array_with_offset_step_or_missing_count() {
     // --array=1-4, task 4: k = 4 - 1 = 3 of 4.
-    let offset = [("SLURM_ARRAY_TASK_ID", "4"), ("SLURM_ARRAY_TASK_MIN", "1"), ("SLURM_ARRAY_TASK_MAX", "4"), ("SLURM_ARRAY_TASK_COUNT", "4")];
+    let offset = [
+        ("SLURM_ARRAY_TASK_ID", "4"),
+        ("SLURM_ARRAY_TASK_MIN", "1"),
+        ("SLURM_ARRAY_TASK_MAX", "4"),
+        ("SLURM_ARRAY_TASK_COUNT", "4"),
+    ];
     assert_eq!(share(&offset), Share { index: 3, count: 4 });
     // --array=0-6:2 (tasks 0, 2, 4, 6), task 4: k = (4 - 0) / 2 = 2 of 4.
     let step = [
@@ -75,7 +80,12 @@ fn slurm_array_with_offset_step_or_missing_count() {
 #[test]
 fn slurm_arrays_that_cannot_map_to_shares_are_refused() {
     // --array=0,3,7: COUNT 3 but 0..7 holds 8 tasks.
-    let gaps = error(&[("SLURM_ARRAY_TASK_ID", "3"), ("SLURM_ARRAY_TASK_MIN", "0"), ("SLURM_ARRAY_TASK_MAX", "7"), ("SLURM_ARRAY_TASK_COUNT", "3")]);
+    let gaps = error(&[
+        ("SLURM_ARRAY_TASK_ID", "3"),
+        ("SLURM_ARRAY_TASK_MIN", "0"),
+        ("SLURM_ARRAY_TASK_MAX", "7"),
+        ("SLURM_ARRAY_TASK_COUNT", "3"),
+    ]);
     assert!(gaps.contains("not one evenly spaced range") && gaps.contains("--array=0-2"), "{gaps}");
     let no_n = error(&[("SLURM_ARRAY_TASK_ID", "3")]);
     assert!(no_n.contains("cannot tell n"), "{no_n}");
@@ -93,12 +103,20 @@ fn kubernetes_indexed_job() {
     let outside = error(&[("JOB_COMPLETION_INDEX", "5"), (K8S_COUNT_VAR, "5")]);
     assert!(outside.contains("not below MARNET_TASK_COUNT=5"), "{outside}");
     // Slurm wins when both are set (a Slurm task never has JOB_COMPLETION_INDEX by accident).
-    let both = [("JOB_COMPLETION_INDEX", "0"), (K8S_COUNT_VAR, "5"), ("SLURM_ARRAY_TASK_ID", "1"), ("SLURM_ARRAY_TASK_COUNT", "2")];
+    let both = [
+        ("JOB_COMPLETION_INDEX", "0"),
+        (K8S_COUNT_VAR, "5"),
+        ("SLURM_ARRAY_TASK_ID", "1"),
+        ("SLURM_ARRAY_TASK_COUNT", "2"),
+    ];
     assert_eq!(share(&both), Share { index: 1, count: 2 });
 }
 
 #[test]
 fn no_scheduler_is_a_clear_error() {
     let msg = error(&[("SLURM_JOB_ID", "17"), ("HOME", "/root")]);
-    assert!(msg.contains("SLURM_ARRAY_TASK_ID") && msg.contains("JOB_COMPLETION_INDEX") && msg.contains("give k/n"), "{msg}");
+    assert!(
+        msg.contains("SLURM_ARRAY_TASK_ID") && msg.contains("JOB_COMPLETION_INDEX") && msg.contains("give k/n"),
+        "{msg}"
+    );
 }

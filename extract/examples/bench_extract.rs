@@ -91,14 +91,12 @@ fn vit_gflop_per_image(cfg: &serde_json::Value) -> f64 {
         g("image_size", 224.0),
     );
     let t = (s / p).powi(2) + 1.0;
-    (l * (2.0 * t * 4.0 * d * d + 2.0 * t * 2.0 * d * i + 2.0 * 2.0 * t * t * d)
-        + 2.0 * (t - 1.0) * 3.0 * p * p * d)
+    (l * (2.0 * t * 4.0 * d * d + 2.0 * t * 2.0 * d * i + 2.0 * 2.0 * t * t * d) + 2.0 * (t - 1.0) * 3.0 * p * p * d)
         / 1e9
 }
 
 fn texts_from_manifest(path: &PathBuf, n: usize) -> Result<Vec<String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     // Second CSV column; the demo manifest quotes texts containing commas.
     let mut out = Vec::new();
     for line in text.lines().skip(1) {
@@ -146,19 +144,12 @@ fn main() -> Result<()> {
     paths.truncate(a.n_images);
     anyhow::ensure!(!paths.is_empty(), "no images in {}", a.images.display());
     let t = Instant::now();
-    let items: Vec<Vec<f32>> = paths
-        .par_iter()
-        .map(|p| image.preprocessor.load(p))
-        .collect::<Result<_>>()?;
+    let items: Vec<Vec<f32>> = paths.par_iter().map(|p| image.preprocessor.load(p)).collect::<Result<_>>()?;
     let prep = t.elapsed().as_secs_f64();
-    md += &format!(
-        "decode + preprocess ({} photos, rayon): {:.1} images/s\n\n",
-        items.len(),
-        items.len() as f64 / prep
-    );
-    let cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
-        PathBuf::from(&a.image_model).join("config.json"),
-    )?)?;
+    md +=
+        &format!("decode + preprocess ({} photos, rayon): {:.1} images/s\n\n", items.len(), items.len() as f64 / prep);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(PathBuf::from(&a.image_model).join("config.json"))?)?;
     let gflop = vit_gflop_per_image(&cfg);
     md += "| encoder | batch | items/s | ms/item | GFLOP/s | % of matmul peak |\n|---|---:|---:|---:|---:|---:|\n";
     for &b in &a.batch_sizes {
@@ -219,11 +210,7 @@ fn main() -> Result<()> {
             Ok(())
         })?;
         let tps = refs.len() as f64 / secs;
-        md += &format!(
-            "| text {} | {b} | {tps:.1} | {:.2} |\n",
-            text.info.model_type,
-            1000.0 / tps
-        );
+        md += &format!("| text {} | {b} | {tps:.1} | {:.2} |\n", text.info.model_type, 1000.0 / tps);
     }
     if let Some(dir) = a.out.parent() {
         std::fs::create_dir_all(dir)?;

@@ -96,7 +96,8 @@ fn explain_kernel_error_for(ordinal: usize, cause: &str, built_cap: Option<&str>
              shows its version), or build with a CUDA toolkit no newer than the driver: {cause}"
         )
     } else if ["INVALID_PTX", "NO_BINARY_FOR_GPU", "INVALID_IMAGE"].iter().any(|c| cause.contains(c)) {
-        let built = built_cap.map_or_else(|| "CUDA_COMPUTE_CAP unknown".to_string(), |cap| format!("CUDA_COMPUTE_CAP={cap}"));
+        let built =
+            built_cap.map_or_else(|| "CUDA_COMPUTE_CAP unknown".to_string(), |cap| format!("CUDA_COMPUTE_CAP={cap}"));
         format!(
             "CUDA device {ordinal}: this binary's kernels were compiled for another GPU generation \
              ({built}): rebuild with CUDA_COMPUTE_CAP set to this GPU's (`nvidia-smi \
@@ -163,8 +164,17 @@ mod tests {
         assert!(msg.contains("update the driver to 580 or newer"), "{msg}");
         assert!(msg.ends_with("when loading affine_f32"), "backtrace kept: {msg}");
         // sm_90a PTX on an A100 (compute capability 8.0).
-        let arch = explain_kernel_error_for(0, "DriverError(CUDA_ERROR_INVALID_PTX, \"a PTX JIT compilation failed\")", Some("90"));
-        assert!(arch.starts_with("CUDA device 0: this binary's kernels were compiled for another GPU generation (CUDA_COMPUTE_CAP=90)"), "{arch}");
+        let arch = explain_kernel_error_for(
+            0,
+            "DriverError(CUDA_ERROR_INVALID_PTX, \"a PTX JIT compilation failed\")",
+            Some("90"),
+        );
+        assert!(
+            arch.starts_with(
+                "CUDA device 0: this binary's kernels were compiled for another GPU generation (CUDA_COMPUTE_CAP=90)"
+            ),
+            "{arch}"
+        );
         assert!(arch.contains("`CUDA_COMPUTE_CAP=80 just build-cuda`"), "{arch}");
         let other = explain_kernel_error(0, "DriverError(CUDA_ERROR_OUT_OF_MEMORY, \"out of memory\")");
         assert!(other.starts_with("CUDA device 0 opened, but candle's kernels do not run on it"), "{other}");

@@ -82,7 +82,8 @@ pub fn decode_upright(path: &Path) -> Result<DynamicImage> {
     reader.limits(limits);
     // The image crate's error text already ends with its cause, so the cause is not chained
     // again (anyhow would print it twice).
-    let failed = |e: image::ImageError| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim());
+    let failed =
+        |e: image::ImageError| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim());
     let mut decoder = reader.into_decoder().map_err(failed)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     if decoder.total_bytes() > MAX_ALLOC {
@@ -229,7 +230,12 @@ mod tests {
     /// decoder gives (the independent reference: its lenient path).
     #[test]
     fn strict_jpeg_path_equals_the_image_crate() {
-        for name in ["tiny/images/photo_96x80.jpg", "tiny/images/cmyk_32x32.jpg", "dataset/images/a1.jpg", "dataset/images/b3_cmyk.jpg"] {
+        for name in [
+            "tiny/images/photo_96x80.jpg",
+            "tiny/images/cmyk_32x32.jpg",
+            "dataset/images/a1.jpg",
+            "dataset/images/b3_cmyk.jpg",
+        ] {
             let p = fixture(name);
             let reference = to_rgb(image::open(&p).unwrap());
             let ours = decode_rgb(&p).unwrap();

@@ -93,7 +93,9 @@ fn vit_act(act: &str, file: &Path) -> Result<&'static str> {
         "gelu_new" | "gelu_fast" | "gelu_pytorch_tanh" => "gelu_pytorch_tanh",
         "relu" => "relu",
         "silu" | "swish" => "silu",
-        other => bail!("{}: hidden_act {other:?} is not supported for vit (gelu, gelu_new, relu, silu)", file.display()),
+        other => {
+            bail!("{}: hidden_act {other:?} is not supported for vit (gelu, gelu_new, relu, silu)", file.display())
+        }
     })
 }
 
@@ -129,10 +131,9 @@ pub fn parse_config(value: &Value, file: &Path) -> Result<ModelConfig> {
             parse_clip_vision(&vision, proj, file).map(ModelConfig::ClipVision)
         }
         "bert" => parse_bert(obj, file).map(ModelConfig::Bert),
-        other => bail!(
-            "{}: model_type {other:?} is not supported (vit, clip_vision_model, clip, bert)",
-            file.display()
-        ),
+        other => {
+            bail!("{}: model_type {other:?} is not supported (vit, clip_vision_model, clip, bert)", file.display())
+        }
     }
 }
 

@@ -95,7 +95,8 @@ impl Preprocessor {
         }
         if let Some(r) = v.get("resample").filter(|r| !r.is_null()) {
             let code = r.as_u64().context("key \"resample\": expected a PIL filter integer 0-5")?;
-            p.filter = Filter::from_pil(code).with_context(|| format!("key \"resample\": unknown PIL filter {code}"))?;
+            p.filter =
+                Filter::from_pil(code).with_context(|| format!("key \"resample\": unknown PIL filter {code}"))?;
         }
         if !flag("do_center_crop", clip_style) {
             p.crop = None;
@@ -201,9 +202,9 @@ impl Preprocessor {
     /// Stacks preprocessed images into `(B, 3, H, W)` f32 on `device`. All items must have the
     /// same size (`3 * H * W` values) and `(H, W)` must be known ([`Preprocessor::output_size`]).
     pub fn batch(&self, items: &[Vec<f32>], device: &Device) -> Result<Tensor> {
-        let (h, w) = self
-            .output_size()
-            .context("preprocessor output size varies with the input (shortest-edge resize without crop): cannot batch")?;
+        let (h, w) = self.output_size().context(
+            "preprocessor output size varies with the input (shortest-edge resize without crop): cannot batch",
+        )?;
         let n = 3 * (h * w) as usize;
         if let Some(bad) = items.iter().position(|v| v.len() != n) {
             bail!("item {bad} has {} values, expected 3*{h}*{w} = {n}", items[bad].len());
@@ -218,7 +219,11 @@ impl Preprocessor {
 fn parse_size(v: &Value, int_is_square: bool) -> Result<Resize> {
     if let Some(n) = v.as_u64() {
         let n = n as u32;
-        return Ok(if int_is_square { Resize::Exact { height: n, width: n } } else { Resize::ShortestEdge { edge: n } });
+        return Ok(if int_is_square {
+            Resize::Exact { height: n, width: n }
+        } else {
+            Resize::ShortestEdge { edge: n }
+        });
     }
     let get = |k: &str| v.get(k).and_then(Value::as_u64).map(|x| x as u32);
     match (get("height"), get("width"), get("shortest_edge")) {

@@ -5,7 +5,10 @@
 use anyhow::{anyhow, Context, Result};
 use candle_core::{Device, Tensor};
 use std::path::Path;
-use tokenizers::{PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::{
+    PaddingDirection, PaddingParams, PaddingStrategy, Tokenizer, TruncationDirection, TruncationParams,
+    TruncationStrategy,
+};
 
 /// A tokenizer configured for one text model.
 #[derive(Clone)]
@@ -30,8 +33,8 @@ impl TextTokenizer {
     /// Loads `tokenizer.json`; `max_tokens` (≥ 2) bounds every sequence including `[CLS]`/`[SEP]`;
     /// `pad_id` is used when `tokenizer.json` has no padding section and no `[PAD]`/`<pad>` token.
     pub fn from_file(path: &Path, max_tokens: usize, pad_id: u32) -> Result<Self> {
-        let mut tokenizer = Tokenizer::from_file(path)
-            .map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
+        let mut tokenizer =
+            Tokenizer::from_file(path).map_err(|e| anyhow!("cannot load tokenizer {}: {e}", path.display()))?;
         let (pad_id, pad_token) = match tokenizer.get_padding() {
             Some(p) => (p.pad_id, p.pad_token.clone()),
             None => ["[PAD]", "<pad>"]
@@ -65,10 +68,8 @@ impl TextTokenizer {
 
     /// Tokenizes `texts` (with special tokens) into padded `(batch, seq_len)` u32 tensors.
     pub fn encode(&self, texts: &[&str], device: &Device) -> Result<TokenBatch> {
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| anyhow!("tokenization failed: {e}"))?;
+        let encodings =
+            self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| anyhow!("tokenization failed: {e}"))?;
         let truncated = encodings.iter().filter(|e| !e.get_overflowing().is_empty()).count();
         let b = encodings.len();
         let len = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0);

@@ -192,10 +192,7 @@ mod tests {
         let p = dir.path().join("x");
         std::fs::write(&p, b"abc").unwrap();
         // FIPS 180-2 test vector for "abc".
-        assert_eq!(
-            sha256_file(&p).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(sha256_file(&p).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]

@@ -13,17 +13,9 @@ use marnet_extract::pipeline::read_bad_inputs;
 fn fail_names_the_file_and_keeps_finished_parts() {
     let out = tempfile::tempdir().unwrap();
     // Parts of 2 rows: part 0 = a0, b0 (good); part 1 starts with corrupt.jpg.
-    let err = run(
-        &dataset("with_bad.csv"),
-        out.path(),
-        &["--rows-per-part", "2"],
-    )
-    .unwrap_err();
+    let err = run(&dataset("with_bad.csv"), out.path(), &["--rows-per-part", "2"]).unwrap_err();
     let msg = format!("{err:#}");
-    assert!(
-        msg.contains("corrupt.jpg") && msg.contains("--on-bad-image skip"),
-        "{msg}"
-    );
+    assert!(msg.contains("corrupt.jpg") && msg.contains("--on-bad-image skip"), "{msg}");
     assert_eq!(part_files(out.path()), ["part-00000-of-00009.parquet"]);
     assert!(
         marnet_data::cache::read_cache(out.path()).is_err(),
@@ -32,58 +24,21 @@ fn fail_names_the_file_and_keeps_finished_parts() {
     // The finished part stays valid: a rerun with `skip` keeps it (not rewritten) and completes.
     let part0 = out.path().join("part-00000-of-00009.parquet");
     let before = std::fs::metadata(&part0).unwrap().modified().unwrap();
-    run(
-        &dataset("with_bad.csv"),
-        out.path(),
-        &["--rows-per-part", "2", "--on-bad-image", "skip"],
-    )
-    .unwrap();
-    assert_eq!(
-        std::fs::metadata(&part0).unwrap().modified().unwrap(),
-        before
-    );
+    run(&dataset("with_bad.csv"), out.path(), &["--rows-per-part", "2", "--on-bad-image", "skip"]).unwrap();
+    assert_eq!(std::fs::metadata(&part0).unwrap().modified().unwrap(), before);
     assert_eq!(read(out.path()).rows.ids, IDS);
 }
 
 #[test]
 fn skip_lists_bad_samples_and_keeps_the_good_rows_unchanged() {
     let (good, bad) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    run(
-        &dataset("manifest.csv"),
-        good.path(),
-        &["--rows-per-part", "4"],
-    )
-    .unwrap();
-    run(
-        &dataset("with_bad.csv"),
-        bad.path(),
-        &[
-            "--rows-per-part",
-            "4",
-            "--on-bad-image",
-            "skip",
-            "--batch-size",
-            "5",
-        ],
-    )
-    .unwrap();
+    run(&dataset("manifest.csv"), good.path(), &["--rows-per-part", "4"]).unwrap();
+    run(&dataset("with_bad.csv"), bad.path(), &["--rows-per-part", "4", "--on-bad-image", "skip", "--batch-size", "5"])
+        .unwrap();
     let listed = read_bad_inputs(bad.path()).unwrap();
     let ids: Vec<&str> = listed.iter().map(|b| b.id.as_str()).collect();
-    assert_eq!(
-        ids,
-        [
-            "images/corrupt.jpg",
-            "images/empty.jpg",
-            "images/missing.jpg",
-            "images/truncated.jpg"
-        ]
-    );
-    assert!(
-        listed
-            .iter()
-            .all(|b| b.path.ends_with(&b.id) && !b.reason.is_empty()),
-        "{listed:?}"
-    );
+    assert_eq!(ids, ["images/corrupt.jpg", "images/empty.jpg", "images/missing.jpg", "images/truncated.jpg"]);
+    assert!(listed.iter().all(|b| b.path.ends_with(&b.id) && !b.reason.is_empty()), "{listed:?}");
     assert!(listed[1].reason.contains("empty file"), "{:?}", listed[1]);
     assert!(listed[3].reason.contains("truncated JPEG"), "{:?}", listed[3]);
     // The 13 good rows, in order and bit for bit as extracted without the bad files (the part
@@ -93,11 +48,6 @@ fn skip_lists_bad_samples_and_keeps_the_good_rows_unchanged() {
     assert_same_rows(&g, &b);
 
     // Resuming a finished cache keeps the list as it is (no duplicates).
-    run(
-        &dataset("with_bad.csv"),
-        bad.path(),
-        &["--rows-per-part", "4", "--on-bad-image", "skip"],
-    )
-    .unwrap();
+    run(&dataset("with_bad.csv"), bad.path(), &["--rows-per-part", "4", "--on-bad-image", "skip"]).unwrap();
     assert_eq!(read_bad_inputs(bad.path()).unwrap().len(), 4);
 }

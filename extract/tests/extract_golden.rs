@@ -24,29 +24,21 @@ const ROWS: [(&str, usize, Option<usize>, &str); 6] = [
 ];
 
 fn golden(name: &str) -> std::collections::HashMap<String, candle_core::Tensor> {
-    candle_core::safetensors::load(
-        fixture(&format!("tiny/golden/{name}.safetensors")),
-        &Device::Cpu,
-    )
-    .unwrap()
+    candle_core::safetensors::load(fixture(&format!("tiny/golden/{name}.safetensors")), &Device::Cpu).unwrap()
 }
 
 #[test]
 fn cached_features_match_the_reference_encoders_row_by_row() {
     let texts: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture("tiny/golden/texts.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(fixture("tiny/golden/texts.json")).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("img")).unwrap();
     let mut manifest = String::new();
     for (i, (image, _, text, split)) in ROWS.iter().enumerate() {
-        std::fs::copy(
-            fixture(&format!("tiny/images/{image}")),
-            dir.path().join("img").join(image),
-        )
-        .unwrap();
+        std::fs::copy(fixture(&format!("tiny/images/{image}")), dir.path().join("img").join(image)).unwrap();
         let text = text.map_or("", |t| texts["texts"][t].as_str().unwrap());
-        let row = serde_json::json!({"file_name": format!("img/{image}"), "text": text, "label": i % 2, "split": split});
+        let row =
+            serde_json::json!({"file_name": format!("img/{image}"), "text": text, "label": i % 2, "split": split});
         manifest.push_str(&format!("{row}\n"));
     }
     std::fs::write(dir.path().join("manifest.jsonl"), manifest).unwrap();
@@ -57,33 +49,16 @@ fn cached_features_match_the_reference_encoders_row_by_row() {
 
     let image_embeds = golden("clip")["image_embeds"].to_vec2::<f32>().unwrap();
     let text_embeds = golden("bert")["mean_normalized"].to_vec2::<f32>().unwrap();
-    let max_diff = |a: &[f32], b: &[f32]| {
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0f32, f32::max)
-    };
+    let max_diff = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     for (row, (image, g, text, split)) in ROWS.iter().enumerate() {
         assert_eq!(cache.rows.ids[row], format!("img/{image}"));
-        let d = max_diff(
-            cache.rows.x_v.row(row).as_slice().unwrap(),
-            &image_embeds[*g],
-        );
-        assert!(
-            d < 1e-4,
-            "{image}: x_v differs from transformers image_embeds by {d}"
-        );
+        let d = max_diff(cache.rows.x_v.row(row).as_slice().unwrap(), &image_embeds[*g]);
+        assert!(d < 1e-4, "{image}: x_v differs from transformers image_embeds by {d}");
         let wants_text = text.is_some() && *split != "test";
         assert_eq!(cache.rows.has_text[row], wants_text, "{image}");
         if wants_text {
-            let d = max_diff(
-                cache.rows.x_s.row(row).as_slice().unwrap(),
-                &text_embeds[text.unwrap()],
-            );
-            assert!(
-                d < 1e-4,
-                "{image}: x_s differs from sentence-transformers by {d}"
-            );
+            let d = max_diff(cache.rows.x_s.row(row).as_slice().unwrap(), &text_embeds[text.unwrap()]);
+            assert!(d < 1e-4, "{image}: x_s differs from sentence-transformers by {d}");
         }
     }
 }

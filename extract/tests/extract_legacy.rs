@@ -67,10 +67,23 @@ fn resuming_a_schema_1_cache_of_an_older_build_is_refused_and_leaves_it_readable
     std::fs::remove_file(out.join(part2)).unwrap();
     let out_arg = out.display().to_string();
     let argv = [
-        "marnet-extract", "run", "--dataset", "manifest:tests/fixtures/dataset/with_bad.csv",
-        "--image-model", "tests/fixtures/tiny/clip", "--text-model", "tests/fixtures/tiny/bert",
-        "--out", &out_arg, "--rows-per-part", "5", "--on-bad-image", "skip", "--quiet",
-        "--image-pooling", "image_embeds",
+        "marnet-extract",
+        "run",
+        "--dataset",
+        "manifest:tests/fixtures/dataset/with_bad.csv",
+        "--image-model",
+        "tests/fixtures/tiny/clip",
+        "--text-model",
+        "tests/fixtures/tiny/bert",
+        "--out",
+        &out_arg,
+        "--rows-per-part",
+        "5",
+        "--on-bad-image",
+        "skip",
+        "--quiet",
+        "--image-pooling",
+        "image_embeds",
     ];
     let err = marnet_extract::cli::Cli::try_parse_from(argv)
         .map_err(anyhow::Error::from)
@@ -80,7 +93,10 @@ fn resuming_a_schema_1_cache_of_an_older_build_is_refused_and_leaves_it_readable
     assert!(e.contains("refusing to mix") && e.contains("EXIF orientation"), "{e}");
     let parts: Vec<String> = (0..4).map(|i| format!("part-{i:05}-of-00004.parquet")).collect();
     for p in parts.iter().filter(|p| p.as_str() != part2) {
-        assert!(std::fs::read(out.join(p)).unwrap() == std::fs::read(fixture_cache().join(p)).unwrap(), "{p} rewritten");
+        assert!(
+            std::fs::read(out.join(p)).unwrap() == std::fs::read(fixture_cache().join(p)).unwrap(),
+            "{p} rewritten"
+        );
     }
     assert!(!out.join(part2).exists(), "nothing extracted into a refused cache");
     // Still the cache it was: three parts of four, which the reader reports as such.

@@ -85,7 +85,13 @@ fn red_blue_orientation_6_is_seen_upright_and_changes_x_v() {
     let clip = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tiny/clip");
     let m = load_image_model(clip.to_str().unwrap(), None, &Device::Cpu, DType::F32).unwrap();
     let by_hand = m.preprocessor.from_image(image::DynamicImage::ImageRgb8(image::imageops::rotate90(&plain)));
-    let x = m.embed_items(&[m.preprocessor.load(&input("rb_plain.jpg")).unwrap(), m.preprocessor.load(&input("rb_orient6.jpg")).unwrap(), by_hand]).unwrap();
+    let x = m
+        .embed_items(&[
+            m.preprocessor.load(&input("rb_plain.jpg")).unwrap(),
+            m.preprocessor.load(&input("rb_orient6.jpg")).unwrap(),
+            by_hand,
+        ])
+        .unwrap();
     let rows = x.to_vec2::<f32>().unwrap();
     let cosine = |a: &[f32], b: &[f32]| {
         let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
@@ -98,9 +104,15 @@ fn red_blue_orientation_6_is_seen_upright_and_changes_x_v() {
     // rows 16..48 of 64: bottom half blue); channel 0 (red) is normalised to > 1 vs < -1.
     let c = cosine(&rows[0], &rows[1]);
     assert!(c < 0.9999, "orientation 6 gave the sideways x_v: cosine {c}");
-    let (plain_px, turned_px) = (m.preprocessor.load(&input("rb_plain.jpg")).unwrap(), m.preprocessor.load(&input("rb_orient6.jpg")).unwrap());
+    let (plain_px, turned_px) =
+        (m.preprocessor.load(&input("rb_plain.jpg")).unwrap(), m.preprocessor.load(&input("rb_orient6.jpg")).unwrap());
     let bottom_left_red = 31 * 32; // channel 0, row 31, column 0 of (3, 32, 32)
-    assert!(plain_px[bottom_left_red] > 1.0 && turned_px[bottom_left_red] < -1.0, "{} {}", plain_px[bottom_left_red], turned_px[bottom_left_red]);
+    assert!(
+        plain_px[bottom_left_red] > 1.0 && turned_px[bottom_left_red] < -1.0,
+        "{} {}",
+        plain_px[bottom_left_red],
+        turned_px[bottom_left_red]
+    );
     assert_eq!(rows[1], rows[2], "orientation 6 differs from the plain photo turned by hand");
     assert_eq!(m.info.preprocess["exif_orientation"], "applied");
 }

@@ -13,11 +13,13 @@ use parity_support::*;
 fn clip_image_embeds_and_last_hidden_state_match_transformers() {
     let g = golden("clip");
     let pv = &g["batch_pixel_values"];
-    let m = load_image_model(fixture("clip").to_str().unwrap(), Some(Pooling::ImageEmbeds), &Device::Cpu, DType::F32).unwrap();
+    let m = load_image_model(fixture("clip").to_str().unwrap(), Some(Pooling::ImageEmbeds), &Device::Cpu, DType::F32)
+        .unwrap();
     assert_eq!((m.info.model_type.as_str(), m.info.dim), ("clip_vision_model", 24));
     assert_close("clip last_hidden_state", &m.encoder.last_hidden_state(pv).unwrap(), &g["last_hidden_state"], 1e-4);
     assert_close("clip image_embeds", &m.encoder.embed(pv).unwrap(), &g["image_embeds"], 1e-4);
-    let mean = load_image_model(fixture("clip").to_str().unwrap(), Some(Pooling::Mean), &Device::Cpu, DType::F32).unwrap();
+    let mean =
+        load_image_model(fixture("clip").to_str().unwrap(), Some(Pooling::Mean), &Device::Cpu, DType::F32).unwrap();
     assert_close("clip mean embeds", &mean.encoder.embed(pv).unwrap(), &g["mean_embeds"], 1e-4);
 }
 
@@ -29,10 +31,17 @@ fn clip_default_is_pooler_output_before_the_projection() {
     for requested in [None, Some(Pooling::Cls), Some(Pooling::PoolerOutput)] {
         let m = load_image_model(fixture("clip").to_str().unwrap(), requested, &Device::Cpu, DType::F32).unwrap();
         assert_eq!((m.info.pooling, m.info.dim), (Pooling::PoolerOutput, 32), "{requested:?}");
-        assert_close("clip pooler_output", &m.encoder.embed(&g["batch_pixel_values"]).unwrap(), &g["pooler_output"], 1e-4);
+        assert_close(
+            "clip pooler_output",
+            &m.encoder.embed(&g["batch_pixel_values"]).unwrap(),
+            &g["pooler_output"],
+            1e-4,
+        );
     }
     // CLIP-only poolings are refused for a ViT, naming the pooling.
-    let err = load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::PoolerOutput), &Device::Cpu, DType::F32).err().unwrap();
+    let err = load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::PoolerOutput), &Device::Cpu, DType::F32)
+        .err()
+        .unwrap();
     assert!(format!("{err:#}").contains("pooler_output applies to CLIP models only"), "{err:#}");
 }
 

@@ -15,7 +15,8 @@ fn vit_last_hidden_state_cls_and_mean_match_transformers() {
     assert_eq!((cls.info.model_type.as_str(), cls.info.pooling, cls.info.dim), ("vit", Pooling::Cls, 32));
     assert_close("vit last_hidden_state", &cls.encoder.last_hidden_state(pv).unwrap(), &g["last_hidden_state"], 1e-4);
     assert_close("vit cls", &cls.encoder.embed(pv).unwrap(), &g["cls"], 1e-4);
-    let mean = load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::Mean), &Device::Cpu, DType::F32).unwrap();
+    let mean =
+        load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::Mean), &Device::Cpu, DType::F32).unwrap();
     assert_close("vit mean", &mean.encoder.embed(pv).unwrap(), &g["mean"], 1e-4);
 }
 

@@ -16,11 +16,11 @@ use candle_core::{Device, Tensor};
 use candle_nn::VarMap;
 use marnet_data::Split;
 use marnet_heads::model::denoiser::Denoiser;
-use marnet_heads::train::features::{FeatureParts, Features};
-use marnet_heads::nn::params::ParamBuilder;
-use marnet_heads::nn::rng::HostRng;
 use marnet_heads::model::sampler::sample;
 use marnet_heads::model::schedule::schedule_host;
+use marnet_heads::nn::params::ParamBuilder;
+use marnet_heads::nn::rng::HostRng;
+use marnet_heads::train::features::{FeatureParts, Features};
 use marnet_heads::{train_mode, HeadsConfig, Mode};
 use std::time::Instant;
 
@@ -44,7 +44,15 @@ fn synthetic(n_train: usize, n_val: usize, n_test: usize, device: &Device) -> Fe
     let mut x_s = rng.normal(n, D_S, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     x_s[(n_train + n_val) * D_S..].fill(0.0);
     let splits: Vec<Split> = (0..n)
-        .map(|i| if i < n_train { Split::Train } else if i < n_train + n_val { Split::Val } else { Split::Test })
+        .map(|i| {
+            if i < n_train {
+                Split::Train
+            } else if i < n_train + n_val {
+                Split::Val
+            } else {
+                Split::Test
+            }
+        })
         .collect();
     let parts = FeatureParts {
         ids: (0..n).map(|i| format!("img/{i}.jpg")).collect(),
@@ -97,7 +105,8 @@ fn main() {
     marnet_heads::nn::math_pool::quiet_elementwise_workers();
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
-    let device_name = args.iter().position(|a| a == "--device").and_then(|i| args.get(i + 1)).map_or("cpu", String::as_str);
+    let device_name =
+        args.iter().position(|a| a == "--device").and_then(|i| args.get(i + 1)).map_or("cpu", String::as_str);
     let device = marnet_extract::select_device(device_name).unwrap_or_else(|e| {
         eprintln!("bench_heads: {e:#}");
         std::process::exit(2)
@@ -131,7 +140,10 @@ fn main() {
                 (Mode::Fusion, 1) => "13.1 s",
                 _ => "",
             };
-            lines.push(format!("| {mode} | {} | {train_s:.2} | {:.2} | {gflops:.0} | {target} |", e.phase, e.eval_seconds));
+            lines.push(format!(
+                "| {mode} | {} | {train_s:.2} | {:.2} | {gflops:.0} | {target} |",
+                e.phase, e.eval_seconds
+            ));
             eprintln!("{}", lines.last().unwrap());
         }
         eprintln!("{mode}: total {:.1} s (includes sampling every row once for cdr/fusion)", r.seconds);

@@ -13,11 +13,11 @@ static GLOBAL: marnet_data::alloc::MiMalloc = marnet_data::alloc::MiMalloc;
 
 use std::time::Instant;
 
+use anyhow::Context;
 use candle_core::Device;
 use marnet_data::Split;
-use marnet_heads::train::features::{FeatureParts, Features};
-use anyhow::Context;
 use marnet_heads::sweep::{parse_sweep, run_sweep, size_elementwise_pool, EngineOptions, TrialMetrics, Worker};
+use marnet_heads::train::features::{FeatureParts, Features};
 use marnet_heads::{train_mode, HeadsConfig, Mode};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -53,7 +53,15 @@ fn synthetic(n_train: usize, n_val: usize, n_test: usize) -> anyhow::Result<Feat
     let means_s: Vec<Vec<f32>> = (0..K).map(|_| (0..D_S).map(|_| normal()).collect()).collect();
     let n = n_train + n_val + n_test;
     let splits: Vec<Split> = (0..n)
-        .map(|i| if i < n_train { Split::Train } else if i < n_train + n_val { Split::Val } else { Split::Test })
+        .map(|i| {
+            if i < n_train {
+                Split::Train
+            } else if i < n_train + n_val {
+                Split::Val
+            } else {
+                Split::Test
+            }
+        })
         .collect();
     let labels: Vec<u32> = (0..n).map(|i| (i % K) as u32).collect();
     let mut x_v = Vec::with_capacity(n * D_V);
@@ -106,10 +114,9 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let jobs_list: Vec<usize> = match args.iter().position(|a| a == "--jobs") {
-        Some(i) => args
-            .get(i + 1)
-            .map(|s| s.split(',').filter_map(|j| j.trim().parse().ok()).collect())
-            .unwrap_or_default(),
+        Some(i) => {
+            args.get(i + 1).map(|s| s.split(',').filter_map(|j| j.trim().parse().ok()).collect()).unwrap_or_default()
+        }
         None => vec![1, 2],
     };
     let cores = candle_core::utils::get_num_threads();
@@ -141,12 +148,19 @@ fn main() -> anyhow::Result<()> {
          cache of 3,000 rows (x_v 512, x_s 384, 20 classes), release build, {cores} cores, each \
          --jobs value in a fresh process.\n"
     );
-    println!("| --jobs | trials | seconds | trials/min | speed-up vs one math thread | speed-up vs --jobs {} |", jobs_list.first().copied().unwrap_or(1));
+    println!(
+        "| --jobs | trials | seconds | trials/min | speed-up vs one math thread | speed-up vs --jobs {} |",
+        jobs_list.first().copied().unwrap_or(1)
+    );
     println!("|--|--:|--:|--:|--:|--:|");
     let one_rate = rows.first().map(|r| r.3).unwrap_or(f64::NAN);
     let base_rate = rows.get(1).map(|r| r.3).unwrap_or(f64::NAN);
     for (label, ran, secs, per_min) in rows {
-        println!("| {label} | {ran} | {secs:.1} | {per_min:.1} | {:.2}x | {:.2}x |", per_min / one_rate, per_min / base_rate);
+        println!(
+            "| {label} | {ran} | {secs:.1} | {per_min:.1} | {:.2}x | {:.2}x |",
+            per_min / one_rate,
+            per_min / base_rate
+        );
     }
     Ok(())
 }

@@ -8,10 +8,17 @@ use common::write_cache;
 use std::path::Path;
 use std::process::Command;
 
-
 const SETS: [&str; 10] = [
-    "d=16", "hidden=32", "temb_dim=8", "timesteps=10", "batch=32", "epochs=3", "phase2_epochs=2", "lr=3e-3",
-    "log_every=2", "min_steps=0",
+    "d=16",
+    "hidden=32",
+    "temb_dim=8",
+    "timesteps=10",
+    "batch=32",
+    "epochs=3",
+    "phase2_epochs=2",
+    "lr=3e-3",
+    "log_every=2",
+    "min_steps=0",
 ];
 
 fn train(cache: &Path, out: &Path, extra: &[&str]) -> std::process::Output {

@@ -10,7 +10,10 @@ fn err(cfg: &HeadsConfig) -> String {
 #[test]
 fn defaults_are_the_design_values_and_valid() {
     let c = HeadsConfig::default();
-    assert_eq!((c.d, c.timesteps, c.hidden, c.temb_dim, c.batch, c.epochs, c.phase2_epochs), (512, 50, 1024, 128, 256, 50, 50));
+    assert_eq!(
+        (c.d, c.timesteps, c.hidden, c.temb_dim, c.batch, c.epochs, c.phase2_epochs),
+        (512, 50, 1024, 128, 256, 50, 50)
+    );
     assert_eq!((c.lr, c.weight_decay, c.tau_init, c.warmup), (1e-3, 1e-4, 0.07, 0.05));
     assert_eq!(c.schedule, ScheduleKind::Cosine);
     assert_eq!(c.fusion, FusionKind::Concat);

@@ -20,7 +20,10 @@ fn images() -> Vec<PathBuf> {
 
 #[test]
 fn image_nets_match_the_extractors_and_pass_gradients() {
-    for (model, first_block) in [("vit", "encoder.layer.0.attention.attention.query.weight"), ("clip", "vision_model.encoder.layers.0.self_attn.q_proj.weight")] {
+    for (model, first_block) in [
+        ("vit", "encoder.layer.0.attention.attention.query.weight"),
+        ("clip", "vision_model.encoder.layers.0.self_attn.q_proj.weight"),
+    ] {
         let spec = tiny_model(model);
         let paths = images();
         let refs: Vec<&std::path::Path> = paths.iter().map(|p| p.as_path()).collect();

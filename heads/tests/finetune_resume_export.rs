@@ -91,7 +91,8 @@ fn cli_runs_a_step_without_text_model() {
     // 3 classes → top-5 is 100 % on each split.
     assert_eq!(metrics["baseline"]["test"]["top5"].as_f64(), Some(100.0));
     assert_eq!(metrics["baseline"]["val"]["n"].as_u64(), Some(3));
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("finetune.json")).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("finetune.json")).unwrap()).unwrap();
     assert_eq!(summary["steps_done"].as_u64(), Some(1));
     assert_eq!(summary["total_steps"].as_u64(), Some(3), "9 train rows / batch 4 = 3 steps");
     assert!(last_path(&out).is_file() && checkpoint::best_path(&out).is_file());

@@ -41,7 +41,8 @@ fn loss_falls_and_metrics_are_written() {
     s.set_weights(&last, "last").unwrap();
     let after = fixed_loss(&s);
     assert!(after < 0.7 * before, "loss {before} -> {after}");
-    let metrics: serde_json::Value = serde_json::from_slice(&std::fs::read(s.opts.out.join("metrics.json")).unwrap()).unwrap();
+    let metrics: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(s.opts.out.join("metrics.json")).unwrap()).unwrap();
     for mode in ["ema", "cdr", "fusion"] {
         for split in ["val", "test"] {
             let top1 = metrics[mode][split]["top1"].as_f64().unwrap();
@@ -79,7 +80,9 @@ fn frozen_blocks_stay_bit_identical_and_trained_ones_move() {
         }
     }
     // Every weight matrix of block 1 and the final LayerNorm moved.
-    for name in ["encoder.layer.1.attention.attention.query.weight", "encoder.layer.1.output.dense.weight", "layernorm.weight"] {
+    for name in
+        ["encoder.layer.1.attention.attention.query.weight", "encoder.layer.1.output.dense.weight", "layernorm.weight"]
+    {
         assert!(max_abs_diff(&source[name], &exported[name]) > 1e-6, "{name} did not train");
     }
 }
@@ -107,7 +110,9 @@ fn untrained_backbones_do_not_change_and_text_backbone_trains_when_asked() {
     let reference = marnet_extract::load_image_model(&tiny_model("vit"), None, &Device::Cpu, DType::F32).unwrap();
     assert!(max_abs_diff(&reference.embed_paths(&paths).unwrap(), &before) <= 1e-5);
     // The heads did train: they differ from a fresh init with the same seed.
-    let fresh = FinetuneHeads::new(s.image.dim(), Some(f.d_s), f.num_classes(), &s.opts.cfg, s.opts.cfg.seed, &Device::Cpu).unwrap();
+    let fresh =
+        FinetuneHeads::new(s.image.dim(), Some(f.d_s), f.num_classes(), &s.opts.cfg, s.opts.cfg.seed, &Device::Cpu)
+            .unwrap();
     let fresh_w: std::collections::HashMap<_, _> = fresh.named_vars().into_iter().collect();
     let w = &ckpt["heads.ema.e_v.weight"];
     assert!(max_abs_diff(w, fresh_w["ema.e_v.weight"].as_tensor()) > 1e-4);
@@ -153,7 +158,9 @@ fn init_heads_copies_a_runs_heads() {
     }
     // A width mismatch (another backbone) is an error naming the tensor.
     let bad: std::collections::HashMap<String, Tensor> =
-        [("fusion.ema.e_v.weight".to_string(), Tensor::zeros((16, 7), DType::F32, &Device::Cpu).unwrap())].into_iter().collect();
+        [("fusion.ema.e_v.weight".to_string(), Tensor::zeros((16, 7), DType::F32, &Device::Cpu).unwrap())]
+            .into_iter()
+            .collect();
     candle_core::safetensors::save(&bad, run.join("heads.safetensors")).unwrap();
     let err = format!("{:#}", Session::build(with_init).err().unwrap());
     assert!(err.contains("fusion.ema.e_v.weight") && err.contains("shape"), "{err}");

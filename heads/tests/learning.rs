@@ -18,12 +18,7 @@ fn fusion_beats_baseline_and_loss_falls() {
     );
     // x_v = ±p_c + noise has zero class means: a linear classifier is near chance (10 %).
     assert!(base.test.top1 < 60.0, "baseline test top-1 {}", base.test.top1);
-    assert!(
-        fusion.test.top1 > base.test.top1 + 20.0,
-        "fusion {} vs baseline {}",
-        fusion.test.top1,
-        base.test.top1
-    );
+    assert!(fusion.test.top1 > base.test.top1 + 20.0, "fusion {} vs baseline {}", fusion.test.top1, base.test.top1);
     let p1: Vec<f64> = fusion.history.iter().filter(|e| e.phase == 1).map(|e| e.train_loss).collect();
     assert!(p1.last().unwrap() < &(0.7 * p1[0]), "phase-1 loss {:?}", p1);
     // The sampled text features are informative: positive cosine with the true x_s on val.

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use marnet_heads::report::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
 use marnet_heads::report::paired::PairedDiff;
+use marnet_heads::report::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
 use marnet_heads::report::{write_report, CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
 
 /// Decodes the PNG at `path`, checks its size and returns the variance of its grey levels.
@@ -21,10 +21,12 @@ fn png_variance(path: &Path, size: (u32, u32)) -> f64 {
 /// Number of distinct RGB colours: coloured series must add colours beyond black/grey/white.
 fn coloured_pixels(path: &Path) -> usize {
     let img = image::open(path).unwrap().to_rgb8();
-    img.pixels().filter(|p| {
-        let [r, g, b] = p.0;
-        r.max(g).max(b) - r.min(g).min(b) > 60
-    }).count()
+    img.pixels()
+        .filter(|p| {
+            let [r, g, b] = p.0;
+            r.max(g).max(b) - r.min(g).min(b) > 60
+        })
+        .count()
 }
 
 #[test]
@@ -39,7 +41,8 @@ fn curves_png_is_drawn_with_coloured_lines() {
     assert!(png_variance(&path, (900, 560)) > 0.0);
     assert!(coloured_pixels(&path) > 200, "the two series should draw coloured pixels");
     // No leftover temporary file next to it.
-    let names: Vec<String> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(names, vec!["loss.png".to_string()]);
 }
 
@@ -57,7 +60,8 @@ fn tsne_pair_png_has_both_panels() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tsne.png");
     let labels: Vec<u32> = (0..50).map(|i| i % 5).collect();
-    let left: Vec<[f32; 2]> = labels.iter().enumerate().map(|(i, &l)| [l as f32 * 10.0 + (i % 7) as f32, (i % 3) as f32]).collect();
+    let left: Vec<[f32; 2]> =
+        labels.iter().enumerate().map(|(i, &l)| [l as f32 * 10.0 + (i % 7) as f32, (i % 3) as f32]).collect();
     let right: Vec<[f32; 2]> = left.iter().map(|p| [p[1], -p[0]]).collect();
     let names: Vec<String> = ["apple", "bread", "curry", "dumpling", "egg"].map(String::from).to_vec();
     plot_tsne_pair(&path, &left, &right, &labels, &names).unwrap();
@@ -65,10 +69,13 @@ fn tsne_pair_png_has_both_panels() {
     // Colour appears in both halves (each panel has its own scatter).
     let img = image::open(&path).unwrap().to_rgb8();
     let coloured = |x0: u32, x1: u32| {
-        (x0..x1).flat_map(|x| (0..680).map(move |y| (x, y))).filter(|&(x, y)| {
-            let [r, g, b] = img.get_pixel(x, y).0;
-            r.max(g).max(b) - r.min(g).min(b) > 60
-        }).count()
+        (x0..x1)
+            .flat_map(|x| (0..680).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b] = img.get_pixel(x, y).0;
+                r.max(g).max(b) - r.min(g).min(b) > 60
+            })
+            .count()
     };
     assert!(coloured(0, 700) > 100 && coloured(700, 1400) > 100);
     assert!(plot_tsne_pair(&path, &left[..3], &right, &labels, &names).is_err());
@@ -96,7 +103,11 @@ fn confidence_histogram_bins_by_hand_and_png() {
 fn metric_by_key_png() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("by.png");
-    let groups = vec![("128".to_string(), vec![70.0, 71.0]), ("256".to_string(), vec![73.5, 72.0]), ("512".to_string(), vec![74.0])];
+    let groups = vec![
+        ("128".to_string(), vec![70.0, 71.0]),
+        ("256".to_string(), vec![73.5, 72.0]),
+        ("512".to_string(), vec![74.0]),
+    ];
     plot_metric_by_key(&path, "d", &groups, "val top-1 (%)").unwrap();
     assert!(png_variance(&path, (900, 560)) > 0.0);
     assert!(coloured_pixels(&path) > 100);
@@ -107,7 +118,16 @@ fn metric_by_key_png() {
 }
 
 fn row(mode: &str, v1: f64, t1: f64) -> ReportRow {
-    ReportRow { mode: mode.into(), val_top1: v1, val_top5: v1 + 10.0, test_top1: t1, test_top5: t1 + 10.0, std: None, seeds: 1, vs_baseline: None }
+    ReportRow {
+        mode: mode.into(),
+        val_top1: v1,
+        val_top5: v1 + 10.0,
+        test_top1: t1,
+        test_top5: t1 + 10.0,
+        std: None,
+        seeds: 1,
+        vs_baseline: None,
+    }
 }
 
 #[test]
@@ -115,7 +135,11 @@ fn report_has_table_fidelity_config_and_plots() {
     let dir = tempfile::tempdir().unwrap();
     // 5 classes x 8 test samples in 6-D, classes apart along one axis each.
     let labels: Vec<u32> = (0..40).map(|i| i / 8).collect();
-    let x_v: Vec<f32> = labels.iter().enumerate().flat_map(|(i, &l)| (0..6).map(move |k| if k == l as usize { 5.0 } else { ((i * 7 + k) % 5) as f32 * 0.1 })).collect();
+    let x_v: Vec<f32> = labels
+        .iter()
+        .enumerate()
+        .flat_map(|(i, &l)| (0..6).map(move |k| if k == l as usize { 5.0 } else { ((i * 7 + k) % 5) as f32 * 0.1 }))
+        .collect();
     let mut fusion = row("fusion", 81.0, 80.25);
     fusion.std = Some([0.5, 0.25, 1.0, 0.2]);
     fusion.seeds = 3;
@@ -129,7 +153,11 @@ fn report_has_table_fidelity_config_and_plots() {
         rows: vec![row("baseline", 80.0, 78.75), ema, fusion],
         config_toml: "d = 512\nepochs = 50\n".into(),
         fidelity: vec![FidelityRow { source: "cdr".into(), val_cosine: 0.41234, val_mse: 0.98765 }],
-        curves: vec![CurveSet { mode: "fusion".into(), train_loss: vec![(1, 2.0), (2, 1.5), (3, 1.2)], val_top1: vec![(1, 60.0), (2, 70.0), (3, 72.0)] }],
+        curves: vec![CurveSet {
+            mode: "fusion".into(),
+            train_loss: vec![(1, 2.0), (2, 1.5), (3, 1.2)],
+            val_top1: vec![(1, 60.0), (2, 70.0), (3, 72.0)],
+        }],
         tsne: Some(TsneInput { x_v: x_v.clone(), d_v: 6, x_cdr: x_v, d_cdr: 6, labels }),
         class_names: (0..5).map(|c| format!("food {c}")).collect(),
         confidence: Some((vec![0.5, 0.6, 0.7], vec![0.8, 0.9, 0.95])),
@@ -141,12 +169,20 @@ fn report_has_table_fidelity_config_and_plots() {
     assert!(md_has(&out.report, "| cdr | | | **failed**: training loss became NaN | | | | | | | |"));
     let md = std::fs::read_to_string(&out.report).unwrap();
     // One pair shows the mean only; three pairs show the interval.
-    assert!(md.contains("| ema | ✓ |  | EMA: ITA + CE on x_v' | 1 | 80.50 | 90.50 | 79.00 | 89.00 | +0.50 | +0.25 |"), "{md}");
+    assert!(
+        md.contains("| ema | ✓ |  | EMA: ITA + CE on x_v' | 1 | 80.50 | 90.50 | 79.00 | 89.00 | +0.50 | +0.25 |"),
+        "{md}"
+    );
     assert!(md.contains("| fusion | ✓ | ✓ | EMA + CDR fused (full model) | 3 | 81.00 ± 0.50 | 91.00 ± 0.25 | 80.25 ± 1.00 | 90.25 ± 0.20 | +1.00 [-0.50, +2.50] | +1.50 [+0.20, +2.80] |"), "{md}");
     assert!(md.contains("| cdr | 0.4123 | 0.9877 |"), "{md}");
     assert!(md.contains("```toml\nd = 512\nepochs = 50\n```"), "{md}");
     assert!(md.contains("- a note"));
-    for (file, size) in [("loss.png", (900, 560)), ("val_top1.png", (900, 560)), ("tsne.png", (1400, 680)), ("confidence.png", (900, 560))] {
+    for (file, size) in [
+        ("loss.png", (900, 560)),
+        ("val_top1.png", (900, 560)),
+        ("tsne.png", (1400, 680)),
+        ("confidence.png", (900, 560)),
+    ] {
         assert!(md.contains(&format!("]({file})")), "{file} not linked");
         assert!(png_variance(&dir.path().join(file), size) > 0.0, "{file} blank");
     }

@@ -46,8 +46,21 @@ fn setup() -> &'static Setup {
         marnet_extract::pipeline::run_extraction(&opts).unwrap();
         let (c, r) = (cache.display().to_string(), run.display().to_string());
         let argv = [
-            "marnet-heads", "train", "--cache", &c, "--out", &r, "--mode", MODES, "--set", "epochs=3", "--set", "min_steps=0", "--set",
-            "phase2_epochs=3", "--quiet",
+            "marnet-heads",
+            "train",
+            "--cache",
+            &c,
+            "--out",
+            &r,
+            "--mode",
+            MODES,
+            "--set",
+            "epochs=3",
+            "--set",
+            "min_steps=0",
+            "--set",
+            "phase2_epochs=3",
+            "--quiet",
         ];
         marnet_heads::cli::run(marnet_heads::cli::Cli::try_parse_from(argv).unwrap()).unwrap();
         Setup { _tmp: tmp, cache, run }
@@ -59,7 +72,13 @@ fn image(id: &str) -> PathBuf {
 }
 
 fn opts(run: &Path, mode: Option<Mode>) -> PredictOptions {
-    PredictOptions { run: run.to_path_buf(), images: IDS.iter().map(|id| image(id)).collect(), mode, top_k: 5, image_model: None }
+    PredictOptions {
+        run: run.to_path_buf(),
+        images: IDS.iter().map(|id| image(id)).collect(),
+        mode,
+        top_k: 5,
+        image_model: None,
+    }
 }
 
 /// `id -> (top ids, top probabilities)` of `<mode>_top5_*` in `run/predictions.parquet`.
@@ -101,7 +120,11 @@ fn assert_matches_training(preds: &[ImagePrediction], run: &Path, mode: Mode) {
         assert_eq!(p.top.len(), ids.len(), "{mode} {id}");
         for (c, (&j, &s)) in p.top.iter().zip(ids.iter().zip(scores)) {
             assert_eq!(c.index as i32, j, "{mode} {id}: class order {:?} vs training {ids:?}", p.top);
-            assert!((c.probability - s).abs() < 1e-5, "{mode} {id}: class {j}: predict {} vs training {s}", c.probability);
+            assert!(
+                (c.probability - s).abs() < 1e-5,
+                "{mode} {id}: class {j}: predict {} vs training {s}",
+                c.probability
+            );
         }
         assert_eq!(p.top[0].class, ["apple", "bread", "curry"][ids[0] as usize]);
     }

@@ -4,10 +4,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use marnet_heads::model::config::{HeadsConfig, SamplerKind, ScheduleKind};
 use marnet_heads::model::denoiser::Denoiser;
-use marnet_heads::nn::params::ParamBuilder;
-use marnet_heads::nn::rng::HostRng;
 use marnet_heads::model::sampler::{initial_noise, sample};
 use marnet_heads::model::schedule::{cosine_betas, linear_betas, schedule_host};
+use marnet_heads::nn::params::ParamBuilder;
+use marnet_heads::nn::rng::HostRng;
 
 fn cfg(schedule: ScheduleKind, t: usize) -> HeadsConfig {
     HeadsConfig { schedule, timesteps: t, ..HeadsConfig::default() }
@@ -50,7 +50,8 @@ fn alphas_cumprod_decreases_and_first_step_is_exact() {
         assert!((s.posterior_mean_coef1[0] - 1.0).abs() < 1e-12, "{}", s.posterior_mean_coef1[0]);
         assert_eq!(s.posterior_mean_coef2[0], 0.0);
         assert_eq!(s.posterior_variance[0], 0.0);
-        for v in [&s.betas, &s.alphas_cumprod, &s.posterior_mean_coef1, &s.posterior_mean_coef2, &s.posterior_variance] {
+        for v in [&s.betas, &s.alphas_cumprod, &s.posterior_mean_coef1, &s.posterior_mean_coef2, &s.posterior_variance]
+        {
             assert!(v.iter().all(|x| x.is_finite()), "{kind}: non-finite value");
         }
     }
@@ -60,7 +61,12 @@ fn alphas_cumprod_decreases_and_first_step_is_exact() {
 fn cosine_t1000_is_finite_and_ends_near_zero() {
     let s = schedule_host(&cfg(ScheduleKind::Cosine, 1000)).unwrap();
     assert!(s.betas.iter().all(|b| *b > 0.0 && *b <= 0.999));
-    assert!(s.posterior_mean_coef1.iter().chain(&s.posterior_mean_coef2).chain(&s.posterior_variance).all(|x| x.is_finite()));
+    assert!(s
+        .posterior_mean_coef1
+        .iter()
+        .chain(&s.posterior_mean_coef2)
+        .chain(&s.posterior_variance)
+        .all(|x| x.is_finite()));
     // f(1000)/f(0) = cos²(π/2)/… ≈ 0: the last ᾱ is below 1e-6.
     assert!(*s.alphas_cumprod.last().unwrap() < 1e-6);
 }

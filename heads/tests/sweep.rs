@@ -84,7 +84,11 @@ fn grid_expands_to_the_cartesian_product_times_seeds() {
     // same trial written in another order of keys is the same.
     let other = expand_runs(&spec, "baseline");
     assert_ne!(runs[0].hash, other[0].hash);
-    let reordered = parse_sweep("seeds = 2\n[grid]\nc = [\"x\", \"y\"]\nb = [0.0, 0.01, 0.02]\na = [1, 2]\n[fixed]\nlr = 0.001\n", "r").unwrap();
+    let reordered = parse_sweep(
+        "seeds = 2\n[grid]\nc = [\"x\", \"y\"]\nb = [0.0, 0.01, 0.02]\na = [1, 2]\n[fixed]\nlr = 0.001\n",
+        "r",
+    )
+    .unwrap();
     assert_eq!(expand_runs(&reordered, "fusion")[0].hash, runs[0].hash);
 }
 
@@ -128,12 +132,19 @@ fn random_search_is_reproducible_and_respects_bounds_and_scales() {
 
 #[test]
 fn grid_and_random_are_crossed() {
-    let spec = parse_sweep("seeds = 3\n[grid]\na = [0, 1]\n[random]\ntrials = 4\nb = { min = 0.0, max = 1.0 }\n", "g").unwrap();
+    let spec = parse_sweep("seeds = 3\n[grid]\na = [0, 1]\n[random]\ntrials = 4\nb = { min = 0.0, max = 1.0 }\n", "g")
+        .unwrap();
     let trials = expand_trials(&spec);
     assert_eq!(trials.len(), 8);
     assert_eq!(expand_runs(&spec, "m").len(), 24);
     // The same 4 draws of b appear under a = 0 and a = 1.
-    let b_of = |a: i64| trials.iter().filter(|t| t.overrides["a"] == Value::Int(a)).map(|t| t.overrides["b"].to_string()).collect::<Vec<_>>();
+    let b_of = |a: i64| {
+        trials
+            .iter()
+            .filter(|t| t.overrides["a"] == Value::Int(a))
+            .map(|t| t.overrides["b"].to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(b_of(0), b_of(1));
 }
 
@@ -159,21 +170,27 @@ fn resume_runs_only_the_missing_trials() {
 
     let calls = AtomicUsize::new(0);
     let seen = Mutex::new(BTreeSet::new());
-    let second = run_sweep(&spec, &Fake::default(), "fusion", dir.path(), &opts(2, Worker::default()), |c: &Fake, s| {
-        calls.fetch_add(1, Ordering::SeqCst);
-        seen.lock().unwrap().insert((c.a, c.b.to_string(), c.c.clone(), s));
-        Ok(fake_metrics(c, s))
-    })
-    .unwrap();
+    let second =
+        run_sweep(&spec, &Fake::default(), "fusion", dir.path(), &opts(2, Worker::default()), |c: &Fake, s| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            seen.lock().unwrap().insert((c.a, c.b.to_string(), c.c.clone(), s));
+            Ok(fake_metrics(c, s))
+        })
+        .unwrap();
     // 12 seed-1 runs plus the corrupted run 0 (a=1, b=0, c=x, seed 0).
     assert_eq!(calls.load(Ordering::SeqCst), 13);
     assert_eq!((second.already_done, second.ran), (11, 13));
     assert!(seen.lock().unwrap().contains(&(1, "0".to_string(), "x".to_string(), 0)));
     assert_eq!(load_records(dir.path()).unwrap().len(), 24);
 
-    let third = run_sweep(&spec, &Fake::default(), "fusion", dir.path(), &opts(1, Worker::default()), |_: &Fake, _| -> Result<TrialMetrics> {
-        panic!("nothing is left to run")
-    })
+    let third = run_sweep(
+        &spec,
+        &Fake::default(),
+        "fusion",
+        dir.path(),
+        &opts(1, Worker::default()),
+        |_: &Fake, _| -> Result<TrialMetrics> { panic!("nothing is left to run") },
+    )
     .unwrap();
     assert_eq!((third.already_done, third.ran), (24, 0));
 }
@@ -271,7 +288,8 @@ fn sweep_report_merges_records_into_tables_leaderboard_and_plot() {
     let spec = parse_sweep(GRID, "grid.toml").unwrap();
     for k in 0..2 {
         let w = Worker { index: k, count: 2 };
-        run_sweep(&spec, &Fake::default(), "fusion", dir.path(), &opts(1, w), |c: &Fake, s| Ok(fake_metrics(c, s))).unwrap();
+        run_sweep(&spec, &Fake::default(), "fusion", dir.path(), &opts(1, w), |c: &Fake, s| Ok(fake_metrics(c, s)))
+            .unwrap();
     }
     let rep = write_sweep_report(dir.path()).unwrap();
     assert_eq!((rep.runs, rep.trials), (24, 12));
@@ -299,7 +317,8 @@ fn sweep_report_merges_records_into_tables_leaderboard_and_plot() {
     let batches: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 24);
     let schema = batches[0].schema();
-    let types: BTreeMap<&str, String> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string())).collect();
+    let types: BTreeMap<&str, String> =
+        schema.fields().iter().map(|f| (f.name().as_str(), f.data_type().to_string())).collect();
     assert_eq!(types["a"], "Int64");
     assert_eq!(types["b"], "Float64");
     assert_eq!(types["c"], "Utf8");

@@ -9,7 +9,6 @@ use std::process::Command;
 
 use common::write_cache;
 
-
 const SWEEP: &str = r#"
 seeds = 2
 mode = "ema"

@@ -57,8 +57,12 @@ fn two_separated_gaussian_clusters_stay_separated() {
     // The two cluster means in 2-D must be further apart than the mean spread of either cluster.
     let mean = |c: u32| {
         let pts: Vec<&[f32; 2]> = y.iter().zip(&labels).filter(|(_, &l)| l == c).map(|(p, _)| p).collect();
-        let m = [pts.iter().map(|p| p[0]).sum::<f32>() / pts.len() as f32, pts.iter().map(|p| p[1]).sum::<f32>() / pts.len() as f32];
-        let spread = pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()).sum::<f32>() / pts.len() as f32;
+        let m = [
+            pts.iter().map(|p| p[0]).sum::<f32>() / pts.len() as f32,
+            pts.iter().map(|p| p[1]).sum::<f32>() / pts.len() as f32,
+        ];
+        let spread =
+            pts.iter().map(|p| ((p[0] - m[0]).powi(2) + (p[1] - m[1]).powi(2)).sqrt()).sum::<f32>() / pts.len() as f32;
         (m, spread)
     };
     let ((m0, s0), (m1, s1)) = (mean(0), mean(1));

@@ -99,14 +99,10 @@ impl CacheMetadata {
     where
         I: IntoIterator<Item = (&'a String, &'a String)>,
     {
-        let map: BTreeMap<&str, &str> = kv
-            .into_iter()
-            .filter_map(|(k, v)| k.strip_prefix(KEY_PREFIX).map(|k| (k, v.as_str())))
-            .collect();
+        let map: BTreeMap<&str, &str> =
+            kv.into_iter().filter_map(|(k, v)| k.strip_prefix(KEY_PREFIX).map(|k| (k, v.as_str()))).collect();
         let get = |key: &str| -> anyhow::Result<String> {
-            map.get(key)
-                .map(|v| v.to_string())
-                .with_context(|| format!("missing metadata key {KEY_PREFIX}{key}"))
+            map.get(key).map(|v| v.to_string()).with_context(|| format!("missing metadata key {KEY_PREFIX}{key}"))
         };
         let parse = |key: &str, what: &str| -> anyhow::Result<usize> {
             let v = get(key)?;

@@ -21,11 +21,11 @@ mod writer;
 
 pub use manifest::{list_part_files, CacheManifest, PartEntry};
 pub use metadata::{exif_orientation_hint, CacheMetadata, EXIF_ORIENTATION_KEY, KEY_PREFIX, TOOL_VERSION_KEY};
-pub use sidecars::MANIFEST_FILE;
 pub use part_write::ROW_GROUP_ROWS;
 pub use reader::{read_cache, FeatureCache};
 pub use rows::FeatureRows;
 pub use schema::{feature_type, parse_part_file_name, part_file_name, part_schema, ITEM_FIELD};
+pub use sidecars::MANIFEST_FILE;
 pub use writer::{CacheWriter, MAX_PARTS};
 
 /// Version of the cache layout written in `marnet.schema_version`; readers refuse versions

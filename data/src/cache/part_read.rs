@@ -84,9 +84,7 @@ fn append_batch(part: &mut PartData, batch: &RecordBatch) -> anyhow::Result<()> 
     anyhow::ensure!(ids.null_count() == 0, "column \"id\" has nulls");
     part.ids.extend(ids.iter().map(|s| s.unwrap_or_default().to_string()));
     append_splits(part, column(batch, "split")?)?;
-    let labels = column(batch, "label")?
-        .as_primitive_opt::<Int32Type>()
-        .context("column \"label\" must be int32")?;
+    let labels = column(batch, "label")?.as_primitive_opt::<Int32Type>().context("column \"label\" must be int32")?;
     for (i, l) in labels.iter().enumerate() {
         let l = l.with_context(|| format!("row {:?}: null label", part.ids[first + i]))?;
         anyhow::ensure!(l >= 0, "row {:?}: negative label {l}", part.ids[first + i]);
@@ -138,9 +136,9 @@ fn append_splits(part: &mut PartData, array: &dyn Array) -> anyhow::Result<()> {
 }
 
 fn feature_list<'a>(array: &'a dyn Array, name: &str, dim: usize) -> anyhow::Result<&'a FixedSizeListArray> {
-    let list = array
-        .as_fixed_size_list_opt()
-        .with_context(|| format!("column {name:?} has type {}, expected fixed_size_list<float32>", array.data_type()))?;
+    let list = array.as_fixed_size_list_opt().with_context(|| {
+        format!("column {name:?} has type {}, expected fixed_size_list<float32>", array.data_type())
+    })?;
     anyhow::ensure!(
         list.value_length() as usize == dim,
         "column {name:?} has width {}, but the metadata says d = {dim}",

@@ -35,8 +35,8 @@ pub fn write_part_file(path: &Path, metadata: &CacheMetadata, rows: &FeatureRows
         .with_context(|| format!("refusing to write {}", path.display()))?;
     let kv: HashMap<String, String> = metadata.to_kv().into_iter().collect();
     let schema = Arc::new(part_schema(metadata.d_v, metadata.d_s, kv.clone()));
-    let batch = RecordBatch::try_new(schema.clone(), columns(metadata, rows)?)
-        .context("building the Arrow record batch")?;
+    let batch =
+        RecordBatch::try_new(schema.clone(), columns(metadata, rows)?).context("building the Arrow record batch")?;
     let mut file_kv: Vec<KeyValue> = kv.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
     file_kv.sort_by(|a, b| a.key.cmp(&b.key));
     let props = WriterProperties::builder()
@@ -82,11 +82,7 @@ fn columns(metadata: &CacheMetadata, rows: &FeatureRows) -> anyhow::Result<Vec<A
 
 /// A (n, dim) matrix as a fixed_size_list<float32>[dim]; rows where `keep` is false are null
 /// (their values stored as zeros, whatever the matrix holds).
-fn feature_column(
-    x: &ndarray::Array2<f32>,
-    dim: usize,
-    keep: Option<&[bool]>,
-) -> anyhow::Result<FixedSizeListArray> {
+fn feature_column(x: &ndarray::Array2<f32>, dim: usize, keep: Option<&[bool]>) -> anyhow::Result<FixedSizeListArray> {
     let mut flat: Vec<f32> = match x.as_slice() {
         Some(s) => s.to_vec(),
         None => x.iter().copied().collect(),

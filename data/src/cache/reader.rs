@@ -90,7 +90,12 @@ pub fn read_cache(dir: &Path) -> anyhow::Result<FeatureCache> {
     };
     let k = metadata.class_names.len();
     if let Some(i) = rows.labels.iter().position(|&l| l as usize >= k) {
-        anyhow::bail!("cache {}: row {:?} has label {} but only {k} class names", dir.display(), rows.ids[i], rows.labels[i]);
+        anyhow::bail!(
+            "cache {}: row {:?} has label {} but only {k} class names",
+            dir.display(),
+            rows.ids[i],
+            rows.labels[i]
+        );
     }
     Ok(FeatureCache { metadata, rows })
 }

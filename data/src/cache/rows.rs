@@ -60,16 +60,8 @@ impl FeatureRows {
             self.labels.len(),
             self.has_text.len()
         );
-        anyhow::ensure!(
-            self.x_v.dim() == (n, d_v),
-            "x_v has shape {:?}, expected ({n}, {d_v})",
-            self.x_v.dim()
-        );
-        anyhow::ensure!(
-            self.x_s.dim() == (n, d_s),
-            "x_s has shape {:?}, expected ({n}, {d_s})",
-            self.x_s.dim()
-        );
+        anyhow::ensure!(self.x_v.dim() == (n, d_v), "x_v has shape {:?}, expected ({n}, {d_v})", self.x_v.dim());
+        anyhow::ensure!(self.x_s.dim() == (n, d_s), "x_s has shape {:?}, expected ({n}, {d_s})", self.x_s.dim());
         for (i, id) in self.ids.iter().enumerate() {
             anyhow::ensure!(
                 (self.labels[i] as usize) < n_classes && self.labels[i] <= i32::MAX as u32,

@@ -28,11 +28,8 @@ pub const PLAN_FILE: &str = ".extract_plan.json";
 pub const BAD_INPUTS_FILE: &str = ".bad_inputs.jsonl";
 
 /// `(schema version 1 name, current name)` of the single-file sidecars.
-pub const LEGACY_NAMES: [(&str, &str); 3] = [
-    ("manifest.json", MANIFEST_FILE),
-    ("extract_plan.json", PLAN_FILE),
-    ("bad_inputs.jsonl", BAD_INPUTS_FILE),
-];
+pub const LEGACY_NAMES: [(&str, &str); 3] =
+    [("manifest.json", MANIFEST_FILE), ("extract_plan.json", PLAN_FILE), ("bad_inputs.jsonl", BAD_INPUTS_FILE)];
 
 /// Schema version 1 folder of the per-part bad-input lists (`bad_inputs/part-NNNNN.jsonl`).
 const LEGACY_BAD_INPUTS_DIR: &str = "bad_inputs";

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::manifest::{list_part_files, rewrite_manifest, CacheManifest};
-use super::sidecars::{migrate_legacy_sidecars, MANIFEST_FILE};
 use super::part_read::read_part_metadata;
 use super::part_write::write_part_file;
 use super::schema::part_file_name;
+use super::sidecars::{migrate_legacy_sidecars, MANIFEST_FILE};
 use super::{CacheMetadata, FeatureRows};
 use crate::fsutil::temp_owner_alive;
 

@@ -12,11 +12,8 @@ pub(crate) fn find_child_ci(dir: &Path, name: &str) -> Option<PathBuf> {
         return Some(exact);
     }
     let entries = std::fs::read_dir(dir).ok()?;
-    let mut found: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| is_named_ci(p, name))
-        .collect();
+    let mut found: Vec<PathBuf> =
+        entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| is_named_ci(p, name)).collect();
     found.sort();
     found.into_iter().next()
 }
@@ -26,8 +23,7 @@ pub(crate) fn find_child_ci(dir: &Path, name: &str) -> Option<PathBuf> {
 /// # Errors
 /// No child of `dir` matches `name`; `what` says what the file holds.
 pub(crate) fn require_child_ci(dir: &Path, name: &str, what: &str) -> anyhow::Result<PathBuf> {
-    find_child_ci(dir, name)
-        .with_context(|| format!("missing {name} ({what}) in {}", dir.display()))
+    find_child_ci(dir, name).with_context(|| format!("missing {name} ({what}) in {}", dir.display()))
 }
 
 /// The sub-folders of `dir`, sorted by name, hidden ones (`.x`) skipped.
@@ -84,8 +80,5 @@ pub(crate) fn image_files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 /// `path` relative to `root` with forward slashes.
 pub(crate) fn rel_id(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/")
+    rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }

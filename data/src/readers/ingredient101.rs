@@ -120,11 +120,7 @@ fn locate_folder(root: &Path, name: &str, what: &str) -> anyhow::Result<std::pat
                 places.truncate(SHOWN);
                 places.push(format!("and {more} more sub-folders"));
             }
-            anyhow::bail!(
-                "missing {what} in {}: looked for {} (any case)",
-                root.display(),
-                places.join(", ")
-            )
+            anyhow::bail!("missing {what} in {}: looked for {} (any case)", root.display(), places.join(", "))
         }
         _ => anyhow::bail!(
             "several candidates for {what} in {}: {}; keep one (or point at a root that holds one)",

@@ -53,8 +53,7 @@ pub(crate) fn resolve_labels(
     match classes {
         Some(names) => resolve_with_list(records, names),
         None => {
-            let ints: Option<Vec<i64>> =
-                records.iter().map(|r| r.label.trim().parse::<i64>().ok()).collect();
+            let ints: Option<Vec<i64>> = records.iter().map(|r| r.label.trim().parse::<i64>().ok()).collect();
             match ints {
                 Some(ints) if !records.is_empty() => resolve_integers(records, &ints),
                 _ => Ok(resolve_names(records)),

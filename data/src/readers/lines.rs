@@ -18,11 +18,8 @@ pub(crate) fn read_lines(path: &Path) -> anyhow::Result<Vec<Line>> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
-    let mut lines: Vec<Line> = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| Line { number: i + 1, text: l.trim().to_string() })
-        .collect();
+    let mut lines: Vec<Line> =
+        text.split('\n').enumerate().map(|(i, l)| Line { number: i + 1, text: l.trim().to_string() }).collect();
     while lines.last().is_some_and(|l| l.text.is_empty()) {
         lines.pop();
     }

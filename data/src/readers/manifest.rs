@@ -24,10 +24,8 @@ use crate::{Dataset, DatasetKind, Split};
 /// line, an unknown split name or a bad label (file and line named).
 pub fn load(path: &Path) -> anyhow::Result<Dataset> {
     let file = if path.is_dir() { find_manifest_in(path)? } else { path.to_path_buf() };
-    let root = file
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let root =
+        file.parent().filter(|p| !p.as_os_str().is_empty()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let table = read_table(&file)?;
     for required in ["file_name", "label"] {
         anyhow::ensure!(
@@ -99,9 +97,7 @@ pub(crate) fn table_records(table: &Table, prefix: &str, split: Option<Split>) -
             Some(l) => l.clone(),
             None if !table.has("label") => match file_name.split_once('/') {
                 Some((folder, _)) => folder.to_string(),
-                None => anyhow::bail!(
-                    "{origin}: no label column and {file_name:?} is not inside a class folder"
-                ),
+                None => anyhow::bail!("{origin}: no label column and {file_name:?} is not inside a class folder"),
             },
             None => anyhow::bail!("{origin}: empty label"),
         };

@@ -7,8 +7,7 @@ use std::path::Path;
 use anyhow::Context;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type,
-    UInt64Type, UInt8Type,
+    Float32Type, Float64Type, Int16Type, Int32Type, Int64Type, Int8Type, UInt16Type, UInt32Type, UInt64Type, UInt8Type,
 };
 use arrow_array::{Array, ArrowPrimitiveType};
 use arrow_schema::DataType;
@@ -75,7 +74,9 @@ fn column_strings(array: &dyn Array) -> anyhow::Result<Vec<Option<String>>> {
         DataType::UInt32 => prim::<UInt32Type>(array),
         DataType::UInt64 => prim::<UInt64Type>(array),
         // pandas writes integer labels as floats when a cell is missing: print 3.0 as "3".
-        DataType::Float32 => array.as_primitive::<Float32Type>().iter().map(|v| v.map(|v| float_text(v as f64))).collect(),
+        DataType::Float32 => {
+            array.as_primitive::<Float32Type>().iter().map(|v| v.map(|v| float_text(v as f64))).collect()
+        }
         DataType::Float64 => array.as_primitive::<Float64Type>().iter().map(|v| v.map(float_text)).collect(),
         DataType::Dictionary(_, _) => {
             let dict = array.as_any_dictionary_opt().context("malformed dictionary column")?;

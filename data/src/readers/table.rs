@@ -67,7 +67,10 @@ fn line_at(bytes: &[u8], offset: u64) -> usize {
 /// "CSV" is Windows-1252), anything else is `what` with the reader's message.
 fn not_utf8_or(e: csv::Error, path: &Path, line: usize, what: &str) -> anyhow::Error {
     if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) {
-        anyhow::anyhow!("{} line {line}: not UTF-8 text (save the manifest as UTF-8, in Excel \"CSV UTF-8\")", path.display())
+        anyhow::anyhow!(
+            "{} line {line}: not UTF-8 text (save the manifest as UTF-8, in Excel \"CSV UTF-8\")",
+            path.display()
+        )
     } else {
         anyhow::anyhow!("{} line {line}: {what}: {e}", path.display())
     }
@@ -95,11 +98,9 @@ fn read_jsonl(path: &Path) -> anyhow::Result<Table> {
     let mut rows = Vec::new();
     for line in lines.iter().filter(|l| !l.text.is_empty()) {
         let origin = Origin::line(path, line.number);
-        let value: serde_json::Value = serde_json::from_str(&line.text)
-            .with_context(|| format!("{origin}: malformed JSON"))?;
-        let object = value
-            .as_object()
-            .with_context(|| format!("{origin}: expected a JSON object per line"))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&line.text).with_context(|| format!("{origin}: malformed JSON"))?;
+        let object = value.as_object().with_context(|| format!("{origin}: expected a JSON object per line"))?;
         let lower: HashMap<String, &serde_json::Value> =
             object.iter().map(|(k, v)| (k.trim().to_ascii_lowercase(), v)).collect();
         let mut cells: [Option<String>; 4] = Default::default();

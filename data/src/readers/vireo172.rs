@@ -50,12 +50,8 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
             let origin = Origin::line(&path, line.number);
             let rel = parse_split_line(&line.text, class_names.len(), &origin)?;
             let text = presence.get(rel.path.as_str()).and_then(|present| {
-                let names: Vec<&str> = ingredients
-                    .iter()
-                    .zip(present)
-                    .filter(|(_, p)| **p)
-                    .map(|(n, _)| n.as_str())
-                    .collect();
+                let names: Vec<&str> =
+                    ingredients.iter().zip(present).filter(|(_, p)| **p).map(|(n, _)| n.as_str()).collect();
                 (!names.is_empty()).then(|| names.join(", "))
             });
             let record = RawRecord {
@@ -81,7 +77,10 @@ struct SplitEntry {
 fn parse_split_line(text: &str, k: usize, origin: &Origin) -> anyhow::Result<SplitEntry> {
     let mut tokens = text.split_whitespace();
     let raw = tokens.next().unwrap_or_default();
-    anyhow::ensure!(tokens.next().is_none(), "{origin}: malformed line {text:?}: expected one path /<class>/<file>.jpg");
+    anyhow::ensure!(
+        tokens.next().is_none(),
+        "{origin}: malformed line {text:?}: expected one path /<class>/<file>.jpg"
+    );
     let path = raw.trim_start_matches('/').to_string();
     let (folder, file) = path
         .split_once('/')

@@ -64,10 +64,7 @@ fn imagefolder_root_metadata_with_split_column_and_folder_labels() {
     let tmp = tempfile::tempdir().unwrap();
     crate::common::write_tree(
         tmp.path(),
-        &[(
-            "metadata.csv",
-            b"file_name,text,split\nkiwi/1.png,fuzzy,train\nfig/2.png,,test\nkiwi/3.png,green,dev\n",
-        )],
+        &[("metadata.csv", b"file_name,text,split\nkiwi/1.png,fuzzy,train\nfig/2.png,,test\nkiwi/3.png,green,dev\n")],
     );
     let ds = load_dataset(&format!("imagefolder:{}", tmp.path().display())).unwrap();
     assert_eq!(ds.class_names, ["fig", "kiwi"]);
@@ -89,7 +86,11 @@ fn imagefolder_on_a_manifest_folder_points_to_manifest_kind() {
     let root = fixture("manifest");
     let err = crate::common::err_text(load_dataset(&format!("imagefolder:{}", root.display())));
     let file = root.join("manifest.csv");
-    for part in ["holds the manifest manifest.csv", "imagefolder does not read", &format!("use --dataset manifest:{}", file.display())] {
+    for part in [
+        "holds the manifest manifest.csv",
+        "imagefolder does not read",
+        &format!("use --dataset manifest:{}", file.display()),
+    ] {
         assert!(err.contains(part), "error {err:?} should contain {part:?}");
     }
     // and the suggestion works: manifest.csv has 4 rows (a, b, c, d.jpg)

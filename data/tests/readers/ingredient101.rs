@@ -59,8 +59,12 @@ fn ingredient101_as_downloaded_finds_both_folders_one_level_down() {
     let ds = load_dataset(&format!("ingredient101:{}", root.display())).unwrap();
     ds.check_images_exist().unwrap();
     assert_eq!(ds.class_names, ["apple_pie", "bibimbap"]);
-    let json = serde_json::to_value(marnet_data::inspect(&format!("ingredient101:{}", root.display())).unwrap()).unwrap();
-    assert_eq!(json["folders"], serde_json::json!({"annotations": "Ingredients101/Annotations", "images": "food-101/images"}));
+    let json =
+        serde_json::to_value(marnet_data::inspect(&format!("ingredient101:{}", root.display())).unwrap()).unwrap();
+    assert_eq!(
+        json["folders"],
+        serde_json::json!({"annotations": "Ingredients101/Annotations", "images": "food-101/images"})
+    );
     assert_eq!(json["missing_files"], 0);
 }
 
@@ -96,5 +100,8 @@ fn ingredient101_none_names_every_place_looked() {
     std::fs::rename(root.join("Ingredients101/Annotations"), root.join("Ingredients101/notes")).unwrap();
     let err = crate::common::err_text(load_dataset(&format!("ingredient101:{}", root.display())));
     assert!(err.contains("missing the Ingredient-101 annotations folder"), "{err}");
-    assert!(err.contains("looked for annotations/, Ingredients101/annotations/, food-101/annotations/ (any case)"), "{err}");
+    assert!(
+        err.contains("looked for annotations/, Ingredients101/annotations/, food-101/annotations/ (any case)"),
+        "{err}"
+    );
 }

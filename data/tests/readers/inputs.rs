@@ -25,7 +25,10 @@ fn excel_manifest_with_bom_crlf_and_semicolons() {
                img/a.jpg;soup, hot;soup;train\r\n\
                img/b.jpg;\"bread; dark\";bread;test\r\n\
                img/c.jpg;;soup;val\r\n";
-    write_tree(dir.path(), &[("manifest.csv", csv.as_bytes()), ("img/a.jpg", b""), ("img/b.jpg", b""), ("img/c.jpg", b"")]);
+    write_tree(
+        dir.path(),
+        &[("manifest.csv", csv.as_bytes()), ("img/a.jpg", b""), ("img/b.jpg", b""), ("img/c.jpg", b"")],
+    );
     let ds = load_dataset(&format!("manifest:{}", dir.path().join("manifest.csv").display())).unwrap();
     // labels soup, bread, soup -> sorted classes bread = 0, soup = 1
     assert_eq!(ds.class_names, ["bread", "soup"]);
@@ -48,7 +51,10 @@ fn excel_manifest_with_bom_crlf_and_semicolons() {
 fn windows_and_dot_slash_paths() {
     let dir = tempfile::tempdir().unwrap();
     let csv = "file_name,label\r\n./img/a.jpg,x\r\nimg\\b.jpg,x\r\n.\\img\\sub\\c.jpg,y\r\n";
-    write_tree(dir.path(), &[("m.csv", csv.as_bytes()), ("img/a.jpg", b""), ("img/b.jpg", b""), ("img/sub/c.jpg", b"")]);
+    write_tree(
+        dir.path(),
+        &[("m.csv", csv.as_bytes()), ("img/a.jpg", b""), ("img/b.jpg", b""), ("img/sub/c.jpg", b"")],
+    );
     let ds = load_dataset(&format!("manifest:{}", dir.path().join("m.csv").display())).unwrap();
     let ids: Vec<&str> = ds.samples.iter().map(|s| s.id.as_str()).collect();
     assert_eq!(ids, ["img/a.jpg", "img/b.jpg", "img/sub/c.jpg"]);
@@ -94,7 +100,10 @@ fn imagefolder_upper_case_extensions() {
     );
     let ds = load_dataset(&format!("imagefolder:{}", dir.path().display())).unwrap();
     let ids: Vec<&str> = ds.samples.iter().map(|s| s.id.as_str()).collect();
-    assert_eq!(ids, ["train/apple/IMG_0001.JPG", "train/apple/b.Jpeg", "train/pear/c.PNG", "train/pear/d.WEBP", "train/pear/e.GIF"]);
+    assert_eq!(
+        ids,
+        ["train/apple/IMG_0001.JPG", "train/apple/b.Jpeg", "train/pear/c.PNG", "train/pear/d.WEBP", "train/pear/e.GIF"]
+    );
     assert_eq!(ds.class_names, ["apple", "pear"]);
 }
 

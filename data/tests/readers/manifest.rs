@@ -25,7 +25,7 @@ fn csv_manifest_with_class_names_and_split_synonyms() {
     assert_eq!(ds.class_names, ["bread", "cake", "soup"]);
     let expected: Vec<Row> = vec![
         ("images/a.jpg", 2, Some("tomato soup, hot"), Split::Train),
-        ("images/b.jpg", 1, None, Split::Val),             // split "validation", empty text
+        ("images/b.jpg", 1, None, Split::Val), // split "validation", empty text
         ("images/c.jpg", 2, Some("clear broth"), Split::Train), // "./" stripped, empty split = train
         ("images/d.jpg", 0, Some("rye bread"), Split::Test), // split "eval"
     ];
@@ -83,10 +83,7 @@ fn parquet_manifest_with_dictionary_split_and_int64_labels() {
         ("file_name", Arc::new(StringArray::from(vec!["x.jpg", "sub/y.jpg", "z.jpg"]))),
         ("text", Arc::new(StringArray::from(vec![Some("one"), None, Some("three")]))),
         ("label", Arc::new(Int64Array::from(vec![1, 0, 1]))),
-        (
-            "split",
-            Arc::new(DictionaryArray::<Int32Type>::try_new(split_keys, Arc::new(split_values)).unwrap()),
-        ),
+        ("split", Arc::new(DictionaryArray::<Int32Type>::try_new(split_keys, Arc::new(split_values)).unwrap())),
     ];
     let batch = RecordBatch::try_from_iter(columns).unwrap();
     let file = std::fs::File::create(&path).unwrap();

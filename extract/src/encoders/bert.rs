@@ -51,7 +51,10 @@ impl BertEncoder {
     pub fn forward(&self, input_ids: &Tensor, token_type_ids: &Tensor, attention_mask: &Tensor) -> Result<Tensor> {
         let (_, seq) = input_ids.dims2()?;
         if seq > self.max_position_embeddings {
-            candle_core::bail!("sequence of {seq} tokens exceeds max_position_embeddings {}", self.max_position_embeddings);
+            candle_core::bail!(
+                "sequence of {seq} tokens exceeds max_position_embeddings {}",
+                self.max_position_embeddings
+            );
         }
         let positions = Tensor::arange(0u32, seq as u32, input_ids.device())?;
         let x = self

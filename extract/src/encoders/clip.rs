@@ -87,7 +87,12 @@ pub struct ClipVisionEncoder {
 impl ClipVisionEncoder {
     /// `tower_vb` is rooted at the tower (HF `vision_model.`); `projection_vb`, when given, holds
     /// `weight` of shape `(projection_dim, hidden_size)` (HF `visual_projection.`).
-    pub fn new(cfg: &ClipVisionCfg, pooling: Pooling, tower_vb: VarBuilder, projection_vb: Option<VarBuilder>) -> Result<Self> {
+    pub fn new(
+        cfg: &ClipVisionCfg,
+        pooling: Pooling,
+        tower_vb: VarBuilder,
+        projection_vb: Option<VarBuilder>,
+    ) -> Result<Self> {
         let d = cfg.hidden_size;
         let embeddings = Embeddings::new(tower_vb.pp("embeddings"), cfg)?;
         let pre_layrnorm = layer_norm(d, cfg.layer_norm_eps, tower_vb.pp("pre_layrnorm"))?;
@@ -98,12 +103,19 @@ impl ClipVisionEncoder {
             Layers::Candle(ClipEncoder::new(encoder_vb, &EncoderConfig::Vision(cfg.to_candle()))?)
         };
         let post_layernorm = layer_norm(d, cfg.layer_norm_eps, tower_vb.pp("post_layernorm"))?;
-        let projection = projection_vb
-            .map(|vb| linear_no_bias(cfg.hidden_size, cfg.projection_dim, vb))
-            .transpose()?;
+        let projection = projection_vb.map(|vb| linear_no_bias(cfg.hidden_size, cfg.projection_dim, vb)).transpose()?;
         let projected = projection.is_some() && pooling != Pooling::PoolerOutput;
         let dim = if projected { cfg.projection_dim } else { cfg.hidden_size };
-        Ok(ClipVisionEncoder { embeddings, pre_layrnorm, layers, post_layernorm, projection, pooling, dim, image_size: cfg.image_size })
+        Ok(ClipVisionEncoder {
+            embeddings,
+            pre_layrnorm,
+            layers,
+            post_layernorm,
+            projection,
+            pooling,
+            dim,
+            image_size: cfg.image_size,
+        })
     }
 
     /// Whether features go through `visual_projection`.
@@ -134,7 +146,9 @@ impl ImageEncoder for ClipVisionEncoder {
         let h = self.last_hidden_state(pixel_values)?; // (b, 1 + P, d)
         let pooled = match self.pooling {
             Pooling::Mean => pooling::mean_patches(&h)?.to_dtype(h.dtype())?,
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => h.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => {
+                h.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?
+            }
         };
         let pooled = self.post_layernorm.forward(&pooled)?; // (b, hidden): pooler_output
         let out = match (&self.projection, self.pooling) {

@@ -50,7 +50,11 @@ fn dense(vb: &VarBuilder, names: &[&str], d_in: usize, d_out: usize) -> Result<D
 }
 
 fn norm(vb: VarBuilder, d: usize, eps: f64) -> Result<Norm> {
-    Ok(Norm { gamma: vb.get(d, "weight")?.to_vec1::<f32>()?, beta: vb.get(d, "bias")?.to_vec1::<f32>()?, eps: eps as f32 })
+    Ok(Norm {
+        gamma: vb.get(d, "weight")?.to_vec1::<f32>()?,
+        beta: vb.get(d, "bias")?.to_vec1::<f32>()?,
+        eps: eps as f32,
+    })
 }
 
 impl HostClipEncoder {

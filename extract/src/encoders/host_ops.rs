@@ -55,7 +55,9 @@ impl Dense {
                     }
                 });
             }
-            None => y.par_chunks_mut(n * ROWS_PER_TASK).for_each(|ys| ys.chunks_mut(n).for_each(|yr| yr.copy_from_slice(&self.b))),
+            None => y
+                .par_chunks_mut(n * ROWS_PER_TASK)
+                .for_each(|ys| ys.chunks_mut(n).for_each(|yr| yr.copy_from_slice(&self.b))),
         }
         if rows > 0 && k > 0 && n > 0 {
             // SAFETY: y (rows, n), x (rows, k) and w (k, n) are row-major with the lengths
@@ -63,11 +65,25 @@ impl Dense {
             // and aliases neither input. gemm computes y = 1·y + 1·(x·w).
             unsafe {
                 gemm::gemm(
-                    rows, n, k,
-                    y.as_mut_ptr(), 1, n as isize, true,
-                    x.as_ptr(), 1, k as isize,
-                    self.w.as_ptr(), 1, n as isize,
-                    1f32, 1f32, false, false, false, gemm_parallelism(),
+                    rows,
+                    n,
+                    k,
+                    y.as_mut_ptr(),
+                    1,
+                    n as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    k as isize,
+                    self.w.as_ptr(),
+                    1,
+                    n as isize,
+                    1f32,
+                    1f32,
+                    false,
+                    false,
+                    false,
+                    gemm_parallelism(),
                 );
             }
         }
@@ -129,11 +145,25 @@ pub fn attention(qkv: &[f32], batch: usize, tokens: usize, heads: usize, head_di
             // scores (t, t) = scale · Q (t, hd) · Kᵀ (hd, t), Kᵀ(c, j) = K[j, c] at j·3d + c.
             unsafe {
                 gemm::gemm(
-                    tokens, tokens, head_dim,
-                    scores.as_mut_ptr(), 1, tokens as isize, false,
-                    q.as_ptr(), 1, w3 as isize,
-                    k.as_ptr(), w3 as isize, 1,
-                    0f32, scale, false, false, false, gemm::Parallelism::None,
+                    tokens,
+                    tokens,
+                    head_dim,
+                    scores.as_mut_ptr(),
+                    1,
+                    tokens as isize,
+                    false,
+                    q.as_ptr(),
+                    1,
+                    w3 as isize,
+                    k.as_ptr(),
+                    w3 as isize,
+                    1,
+                    0f32,
+                    scale,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
                 );
             }
             simd::softmax_rows(scores, tokens);
@@ -142,11 +172,25 @@ pub fn attention(qkv: &[f32], batch: usize, tokens: usize, heads: usize, head_di
             // ((image+1)·tokens·d entries); P (t, t) = scores, V (t, hd) read as above.
             unsafe {
                 gemm::gemm(
-                    tokens, head_dim, tokens,
-                    dst.get().add(image * tokens * d + h * head_dim), 1, d as isize, false,
-                    scores.as_ptr(), 1, tokens as isize,
-                    v.as_ptr(), 1, w3 as isize,
-                    0f32, 1f32, false, false, false, gemm::Parallelism::None,
+                    tokens,
+                    head_dim,
+                    tokens,
+                    dst.get().add(image * tokens * d + h * head_dim),
+                    1,
+                    d as isize,
+                    false,
+                    scores.as_ptr(),
+                    1,
+                    tokens as isize,
+                    v.as_ptr(),
+                    1,
+                    w3 as isize,
+                    0f32,
+                    1f32,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
                 );
             }
         },

@@ -147,7 +147,8 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     let (encoder, image_size, clip_style): (Box<dyn ImageEncoder>, usize, bool) = match &cfg {
         ModelConfig::Vit(c) => {
             let vb = strip_prefix(vb, "vit", "embeddings.cls_token");
-            let enc = vit::VitEncoder::new(c, pooling, vb).with_context(|| format!("model {spec:?}: loading vit weights"))?;
+            let enc =
+                vit::VitEncoder::new(c, pooling, vb).with_context(|| format!("model {spec:?}: loading vit weights"))?;
             (Box::new(enc), c.image_size, false)
         }
         ModelConfig::ClipVision(c) => {

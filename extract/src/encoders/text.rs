@@ -115,7 +115,9 @@ impl TextModel {
         let pooled = match self.info.pooling {
             Pooling::Mean => pooling::masked_mean(&hidden, &t.attention_mask)?,
             // pooler_output / image_embeds are refused for text models at load time.
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pooling::cls(&hidden)?.to_dtype(DType::F32)?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => {
+                pooling::cls(&hidden)?.to_dtype(DType::F32)?
+            }
         };
         let out = if self.normalize { pooling::l2_normalize(&pooled)? } else { pooled };
         Ok((out, t.truncated))

@@ -61,8 +61,7 @@ fn write_atomic(path: &Path, text: &str) -> Result<()> {
         std::process::id()
     ));
     std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 fn to_jsonl(items: &[BadInput]) -> Result<String> {
@@ -95,8 +94,7 @@ pub fn rebuild(dir: &Path, total_parts: usize, is_done: impl Fn(usize) -> bool) 
     for part in (0..total_parts).filter(|&p| is_done(p)) {
         let path = part_list_path(dir, part);
         if path.is_file() {
-            let t = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
+            let t = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
             lines += t.lines().count();
             text.push_str(&t);
         }
@@ -121,18 +119,12 @@ pub fn read_bad_inputs(dir: &Path) -> Result<Vec<BadInput>> {
     let Some(path) = existing_sidecar(dir, BAD_INPUTS_FILE) else {
         return Ok(Vec::new());
     };
-    let text =
-        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     text.lines()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).with_context(|| {
-                format!(
-                    "{}:{}: expected {{\"id\", \"path\", \"reason\"}}",
-                    path.display(),
-                    i + 1
-                )
-            })
+            serde_json::from_str(l)
+                .with_context(|| format!("{}:{}: expected {{\"id\", \"path\", \"reason\"}}", path.display(), i + 1))
         })
         .collect()
 }

@@ -82,12 +82,7 @@ pub struct ExtractOptions {
 
 impl ExtractOptions {
     /// Options with the defaults of the CLI for the given dataset, models and output folder.
-    pub fn new(
-        dataset: &str,
-        image_model: &str,
-        text_model: &str,
-        out: impl Into<PathBuf>,
-    ) -> ExtractOptions {
+    pub fn new(dataset: &str, image_model: &str, text_model: &str, out: impl Into<PathBuf>) -> ExtractOptions {
         ExtractOptions {
             dataset: dataset.into(),
             image_model: image_model.into(),
@@ -172,19 +167,13 @@ pub fn run_extraction(opts: &ExtractOptions) -> Result<Summary> {
     let text = load_text_model(&opts.text_model, opts.text_pooling, &device, dtype)?;
     let metadata = cache_metadata(&image, &text, &dataset.name, &dataset.class_names, dtype);
 
-    let plan = Plan::new(samples.len(), opts.rows_per_part)
-        .with_context(|| format!("dataset {}", opts.dataset))?;
+    let plan = Plan::new(samples.len(), opts.rows_per_part).with_context(|| format!("dataset {}", opts.dataset))?;
     let writer = CacheWriter::create_or_resume(&opts.out, metadata, plan.total_parts)?;
     plan.record_or_check(&opts.out)?;
 
-    let owned: Vec<usize> = (0..plan.total_parts)
-        .filter(|&i| opts.shard.owns(i))
-        .collect();
-    let pending: Vec<(usize, std::ops::Range<usize>)> = owned
-        .iter()
-        .filter(|&&i| !writer.is_part_done(i))
-        .map(|&i| (i, plan.part_range(i)))
-        .collect();
+    let owned: Vec<usize> = (0..plan.total_parts).filter(|&i| opts.shard.owns(i)).collect();
+    let pending: Vec<(usize, std::ops::Range<usize>)> =
+        owned.iter().filter(|&&i| !writer.is_part_done(i)).map(|&i| (i, plan.part_range(i))).collect();
     let mut summary = Summary {
         out: opts.out.display().to_string(),
         total_parts: plan.total_parts,
@@ -196,22 +185,13 @@ pub fn run_extraction(opts: &ExtractOptions) -> Result<Summary> {
     let bar = progress::image_bar(n_images as u64, opts.quiet);
     let start = Instant::now();
     let batches = prefetch::batches(&pending, opts.batch_size);
-    let ctx = Consumer {
-        image: &image,
-        text: &text,
-        writer: &writer,
-        plan: &plan,
-        samples: &samples,
-        opts,
-        bar: &bar,
-    };
+    let ctx = Consumer { image: &image, text: &text, writer: &writer, plan: &plan, samples: &samples, opts, bar: &bar };
     let result = std::thread::scope(|scope| {
         let (rx, producer) = prefetch::spawn(scope, &samples, &image.preprocessor, batches);
         let consumed = ctx.consume(rx, &mut summary);
         // The receiver is dropped by now, so the producer stops after its current batch.
-        summary.stages.decode_waited = producer
-            .join()
-            .map_err(|_| anyhow::anyhow!("internal: the image decoding thread panicked"))?;
+        summary.stages.decode_waited =
+            producer.join().map_err(|_| anyhow::anyhow!("internal: the image decoding thread panicked"))?;
         consumed
     });
     bar.finish_and_clear();
@@ -247,9 +227,7 @@ impl Consumer<'_> {
             self.embed_batch(batch.range.clone(), batch.pixels, rows, summary)?;
             self.bar.inc(batch.range.len() as u64);
             if batch.range.end == self.plan.part_range(batch.part).end {
-                let done = current
-                    .take()
-                    .context("internal: no rows for a finished part")?;
+                let done = current.take().context("internal: no rows for a finished part")?;
                 self.write_part(done, summary)?;
                 if let Some(n) = self.opts.stop_after_parts {
                     if summary.parts_written >= n {
@@ -330,9 +308,7 @@ impl Consumer<'_> {
         let (rows, bad) = rows.into_feature_rows()?;
         let dir = &self.opts.out;
         bad_inputs::record_part(dir, part, &bad)?;
-        self.writer
-            .write_part(part, &rows)
-            .with_context(|| format!("writing part {part} to {}", dir.display()))?;
+        self.writer.write_part(part, &rows).with_context(|| format!("writing part {part} to {}", dir.display()))?;
         bad_inputs::rebuild(dir, self.plan.total_parts, |i| self.writer.is_part_done(i))?;
         summary.parts_written += 1;
         summary.stages.write += writing.elapsed().as_secs_f64();

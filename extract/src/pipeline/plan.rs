@@ -34,11 +34,7 @@ impl Plan {
     pub fn new(n_samples: usize, rows_per_part: usize) -> Result<Plan> {
         ensure!(rows_per_part >= 1, "--rows-per-part must be at least 1");
         ensure!(n_samples >= 1, "the dataset has no samples to extract");
-        Ok(Plan {
-            n_samples,
-            rows_per_part,
-            total_parts: n_samples.div_ceil(rows_per_part),
-        })
+        Ok(Plan { n_samples, rows_per_part, total_parts: n_samples.div_ceil(rows_per_part) })
     }
 
     /// Sample index range of part `part` (< `total_parts`).
@@ -55,10 +51,8 @@ impl Plan {
     pub fn record_or_check(&self, dir: &Path) -> Result<()> {
         let path = dir.join(PLAN_FILE);
         if path.is_file() {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            let theirs: Plan = serde_json::from_str(&text)
-                .with_context(|| format!("parsing {}", path.display()))?;
+            let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let theirs: Plan = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
             if &theirs != self {
                 bail!(
                     "{} was laid out for {} samples in parts of {} rows, this run has {} samples in parts of {}; \
@@ -76,8 +70,7 @@ impl Plan {
         let tmp = dir.join(format!(".{PLAN_FILE}.{}.tmp", std::process::id()));
         std::fs::write(&tmp, serde_json::to_string_pretty(self)? + "\n")
             .with_context(|| format!("writing {}", tmp.display()))?;
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+        std::fs::rename(&tmp, &path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
     }
 }
 
@@ -90,10 +83,7 @@ mod tests {
         // 10 samples in parts of 4: [0,4) [4,8) [8,10).
         let p = Plan::new(10, 4).unwrap();
         assert_eq!(p.total_parts, 3);
-        assert_eq!(
-            (p.part_range(0), p.part_range(1), p.part_range(2)),
-            (0..4, 4..8, 8..10)
-        );
+        assert_eq!((p.part_range(0), p.part_range(1), p.part_range(2)), (0..4, 4..8, 8..10));
         assert_eq!(Plan::new(8, 4).unwrap().total_parts, 2);
         assert!(Plan::new(0, 4).is_err());
         assert!(Plan::new(3, 0).is_err());
@@ -102,18 +92,9 @@ mod tests {
     #[test]
     fn plan_file_refuses_other_layout() {
         let dir = tempfile::tempdir().unwrap();
-        Plan::new(10, 4)
-            .unwrap()
-            .record_or_check(dir.path())
-            .unwrap();
-        Plan::new(10, 4)
-            .unwrap()
-            .record_or_check(dir.path())
-            .unwrap();
-        let err = Plan::new(10, 5)
-            .unwrap()
-            .record_or_check(dir.path())
-            .unwrap_err();
+        Plan::new(10, 4).unwrap().record_or_check(dir.path()).unwrap();
+        Plan::new(10, 4).unwrap().record_or_check(dir.path()).unwrap();
+        let err = Plan::new(10, 5).unwrap().record_or_check(dir.path()).unwrap_err();
         assert!(err.to_string().contains("parts of 4 rows"), "{err}");
     }
 }

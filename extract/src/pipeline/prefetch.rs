@@ -57,18 +57,10 @@ pub fn spawn<'scope, 'env>(
         let mut blocked = 0.0;
         for (part, range) in batches {
             let started = Instant::now();
-            let pixels = samples[range.clone()]
-                .par_iter()
-                .map(|s| preprocessor.load(&s.image_path))
-                .collect();
+            let pixels = samples[range.clone()].par_iter().map(|s| preprocessor.load(&s.image_path)).collect();
             let decode_seconds = started.elapsed().as_secs_f64();
             let sending = Instant::now();
-            let sent = tx.send(PreparedBatch {
-                part,
-                range,
-                pixels,
-                decode_seconds,
-            });
+            let sent = tx.send(PreparedBatch { part, range, pixels, decode_seconds });
             blocked += sending.elapsed().as_secs_f64();
             if sent.is_err() {
                 break;
@@ -88,9 +80,6 @@ mod tests {
         // parts [0,5) and [5,7) in batches of 2: [0,2) [2,4) [4,5) | [5,7).
         let b = batches(&[(0, 0..5), (1, 5..7)], 2);
         assert_eq!(b, vec![(0, 0..2), (0, 2..4), (0, 4..5), (1, 5..7)]);
-        assert_eq!(
-            batches(&[(3, 6..9)], 0),
-            vec![(3, 6..7), (3, 7..8), (3, 8..9)]
-        );
+        assert_eq!(batches(&[(3, 6..9)], 0), vec![(3, 6..7), (3, 7..8), (3, 8..9)]);
     }
 }

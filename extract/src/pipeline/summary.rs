@@ -92,11 +92,7 @@ impl fmt::Display for Summary {
             self.parts_written,
             self.parts_already_done,
             self.total_parts,
-            if self.cache_complete {
-                "complete"
-            } else {
-                "incomplete: other shards or a rerun must finish it"
-            }
+            if self.cache_complete { "complete" } else { "incomplete: other shards or a rerun must finish it" }
         )?;
         writeln!(
             f,
@@ -108,12 +104,7 @@ impl fmt::Display for Summary {
             writeln!(f, "  skipped images are listed in {}/{}", self.out, super::BAD_INPUTS_FILE)?;
         }
         writeln!(f, "  dims: x_v {}, x_s {}", self.dims.0, self.dims.1)?;
-        writeln!(
-            f,
-            "  time: {:.1} s, {:.2} images/s",
-            self.seconds,
-            self.images_per_second()
-        )?;
+        writeln!(f, "  time: {:.1} s, {:.2} images/s", self.seconds, self.images_per_second())?;
         write!(f, "  split: {}", self.stages)
     }
 }

@@ -147,7 +147,13 @@ fn precompute(in_size: usize, out_size: usize, filter: Filter) -> Coeffs {
             ww += w;
         }
         for x in 0..ksize {
-            let v = if x < xmax && ww != 0.0 { k[x] / ww } else if x < xmax { k[x] } else { 0.0 };
+            let v = if x < xmax && ww != 0.0 {
+                k[x] / ww
+            } else if x < xmax {
+                k[x]
+            } else {
+                0.0
+            };
             let scaled = v * (1u32 << PRECISION_BITS) as f64;
             weights[xx * ksize + x] = if v < 0.0 { (-0.5 + scaled) as i32 } else { (0.5 + scaled) as i32 };
         }

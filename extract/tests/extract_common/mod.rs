@@ -10,11 +10,7 @@ use std::path::{Path, PathBuf};
 
 /// `extract/tests/fixtures/<rel>` as a string.
 pub fn fixture(rel: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(rel)
-        .display()
-        .to_string()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel).display().to_string()
 }
 
 /// `manifest:<fixtures/dataset/FILE>`.
@@ -54,11 +50,7 @@ pub fn read(out: &Path) -> FeatureCache {
 /// Parquet part files in `dir`, sorted by name.
 pub fn part_files(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
+        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
         .unwrap_or_default();
     v.retain(|n| n.starts_with("part-") && n.ends_with(".parquet"));
     v.sort();

@@ -121,7 +121,12 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
                 outcome.total_steps,
                 args.out.display()
             ),
-            None => eprintln!("finetune: {} of {} steps done; wrote {}", outcome.step, outcome.total_steps, args.out.display()),
+            None => eprintln!(
+                "finetune: {} of {} steps done; wrote {}",
+                outcome.step,
+                outcome.total_steps,
+                args.out.display()
+            ),
         }
     }
     Ok(())

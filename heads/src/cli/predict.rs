@@ -1,8 +1,8 @@
 //! `marnet-heads predict --run DIR --image FILE...` (DESIGN §7): the top classes of new images
 //! ([`crate::predict`]), as a table or, with `--json`, one JSON object per image on stdout.
 
-use crate::train::Mode;
 use crate::predict::{predict, ImagePrediction, PredictOptions};
+use crate::train::Mode;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -52,7 +52,8 @@ pub fn format_table(p: &ImagePrediction) -> String {
 pub fn run(args: PredictArgs) -> Result<()> {
     let mode = args.mode.as_deref().map(|m| m.parse::<Mode>()).transpose().context("--mode")?;
     let device = marnet_extract::select_device(&args.device)?;
-    let opts = PredictOptions { run: args.run, images: args.image, mode, top_k: args.top_k, image_model: args.image_model };
+    let opts =
+        PredictOptions { run: args.run, images: args.image, mode, top_k: args.top_k, image_model: args.image_model };
     let preds = predict(&opts, &device)?;
     for p in &preds {
         if args.json {

@@ -9,7 +9,9 @@ use marnet_data::scheduler::ShareSpec;
 
 use super::train::effective_config;
 use crate::model::config::HeadsConfig;
-use crate::sweep::{load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics};
+use crate::sweep::{
+    load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics,
+};
 use crate::train::features::Features;
 use crate::train::{train_mode, Mode};
 
@@ -75,8 +77,8 @@ pub fn run(args: SweepArgs) -> Result<()> {
     let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
     let base = effective_config(args.config.as_deref(), &args.set)?;
     // Checked before the (slow) cache load; run_sweep checks again, cheaply.
-    let mut runs = prepare_runs(&spec, &base, mode.as_str())
-        .with_context(|| format!("sweep file {}", args.sweep.display()))?;
+    let mut runs =
+        prepare_runs(&spec, &base, mode.as_str()).with_context(|| format!("sweep file {}", args.sweep.display()))?;
     let mut references = Vec::new();
     for name in &spec.reference {
         let r: Mode = name.parse().with_context(|| format!("sweep file {}: `reference`", args.sweep.display()))?;
@@ -123,7 +125,12 @@ pub fn run(args: SweepArgs) -> Result<()> {
         let features = &features;
         move |cfg: &HeadsConfig, seed: u64| -> Result<TrialMetrics> {
             let r = train_mode(features, cfg, mode, cfg.seed + seed)?;
-            Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
+            Ok(TrialMetrics {
+                val_top1: r.val.top1,
+                val_top5: r.val.top5,
+                test_top1: r.test.top1,
+                test_top5: r.test.top5,
+            })
         }
     };
     let mut outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, train(mode))?;

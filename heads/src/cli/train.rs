@@ -3,10 +3,13 @@
 //! report.md + plots).
 
 use crate::model::config::HeadsConfig;
+use crate::report::report_input;
+use crate::report::run_output::{
+    ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeFailure,
+    ModeRuns,
+};
 use crate::train::features::Features;
 use crate::train::{train_mode_with, Mode, RunOptions};
-use crate::report::report_input;
-use crate::report::run_output::{ablation_table, write_cache_metadata, write_config, write_heads, write_metrics, write_predictions, ModeFailure, ModeRuns};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -68,8 +71,9 @@ pub fn parse_modes(s: &str) -> Result<Vec<Mode>> {
     let accepted = || format!("all, {}", Mode::ALL.map(|m| m.as_str()).join(", "));
     s.split(',')
         .map(|m| {
-            m.parse::<Mode>()
-                .map_err(|_| anyhow::anyhow!("--mode `{}`: expected one of {} (or a comma-separated list)", m.trim(), accepted()))
+            m.parse::<Mode>().map_err(|_| {
+                anyhow::anyhow!("--mode `{}`: expected one of {} (or a comma-separated list)", m.trim(), accepted())
+            })
         })
         .collect()
 }
@@ -127,14 +131,22 @@ pub fn run(args: TrainArgs) -> Result<()> {
 }
 
 /// Trains `mode` with `seeds` seeds (`cfg.seed`, `cfg.seed + 1`, ...); the first error ends it.
-fn train_seeds(features: &Features, cfg: &HeadsConfig, mode: Mode, seeds: usize, quiet: bool, opts: &RunOptions) -> Result<Vec<crate::train::ModeResult>> {
+fn train_seeds(
+    features: &Features,
+    cfg: &HeadsConfig,
+    mode: Mode,
+    seeds: usize,
+    quiet: bool,
+    opts: &RunOptions,
+) -> Result<Vec<crate::train::ModeResult>> {
     let mut runs = Vec::new();
     for s in 0..seeds as u64 {
         let seed = cfg.seed + s;
         if !quiet {
             eprintln!("training {mode} (seed {seed})");
         }
-        let mut r = train_mode_with(features, cfg, mode, seed, opts).with_context(|| format!("training mode {mode} (seed {seed})"))?;
+        let mut r = train_mode_with(features, cfg, mode, seed, opts)
+            .with_context(|| format!("training mode {mode} (seed {seed})"))?;
         if s > 0 {
             // Only the first seed's embeddings and weights are written; free the rest.
             r.embeddings = None;

@@ -185,8 +185,14 @@ mod tests {
     #[test]
     fn same_seed_same_draws() {
         let a = Augmentation::default();
-        let d1: Vec<_> = { let mut r = HostRng::new(3, 9); (0..20).map(|_| a.draw(50, 40, &mut r)).collect() };
-        let d2: Vec<_> = { let mut r = HostRng::new(3, 9); (0..20).map(|_| a.draw(50, 40, &mut r)).collect() };
+        let d1: Vec<_> = {
+            let mut r = HostRng::new(3, 9);
+            (0..20).map(|_| a.draw(50, 40, &mut r)).collect()
+        };
+        let d2: Vec<_> = {
+            let mut r = HostRng::new(3, 9);
+            (0..20).map(|_| a.draw(50, 40, &mut r)).collect()
+        };
         assert_eq!(d1, d2);
         assert!(d1.iter().any(|d| d.flip) && d1.iter().any(|d| !d.flip));
     }

@@ -82,14 +82,14 @@ pub fn load(path: &Path, device: &Device) -> Result<(HashMap<String, Tensor>, Ch
     let bytes = std::fs::read(path).with_context(|| format!("reading checkpoint {}", path.display()))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
         .with_context(|| format!("{}: not a safetensors file", path.display()))?;
-    let meta_json = header
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .with_context(|| format!("{}: no {META_KEY} metadata (not a marnet fine-tune checkpoint)", path.display()))?;
+    let meta_json =
+        header.metadata().as_ref().and_then(|m| m.get(META_KEY)).with_context(|| {
+            format!("{}: no {META_KEY} metadata (not a marnet fine-tune checkpoint)", path.display())
+        })?;
     let meta: CheckpointMeta =
         serde_json::from_str(meta_json).with_context(|| format!("{}: invalid {META_KEY} metadata", path.display()))?;
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| format!("reading tensors of {}", path.display()))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .with_context(|| format!("reading tensors of {}", path.display()))?;
     Ok((tensors, meta))
 }
 
@@ -107,7 +107,9 @@ pub fn check_fingerprint(path: &Path, saved: &Value, current: &Value) -> Result<
     let diffs: Vec<String> = keys
         .into_iter()
         .filter(|k| a.get(*k) != b.get(*k))
-        .map(|k| format!("{k}: checkpoint {} vs now {}", a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null)))
+        .map(|k| {
+            format!("{k}: checkpoint {} vs now {}", a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null))
+        })
         .collect();
     bail!(
         "{} was written by a different fine-tune ({}); use another --out folder or the same settings to resume",
@@ -125,7 +127,12 @@ mod tests {
     fn round_trip_and_fingerprint_diff() {
         let dir = tempfile::tempdir().unwrap();
         let p = last_path(dir.path());
-        let meta = CheckpointMeta { step: 7, best: Some((50.0, 4)), history: vec![], fingerprint: json!({"lr": 1e-5, "seed": 0}) };
+        let meta = CheckpointMeta {
+            step: 7,
+            best: Some((50.0, 4)),
+            history: vec![],
+            fingerprint: json!({"lr": 1e-5, "seed": 0}),
+        };
         let t = Tensor::new(&[1.5f32, -2.0], &Device::Cpu).unwrap();
         save(&p, &[("heads.w".into(), t)], &meta).unwrap();
         let (ts, m) = load(&p, &Device::Cpu).unwrap();

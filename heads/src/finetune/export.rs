@@ -33,7 +33,8 @@ pub fn export_backbone(files: &ModelFiles, values: &HashMap<String, Tensor>, out
     ensure!(!same, "--export-backbone {} is the source model folder; choose another folder", out.display());
     let mut tensors: Vec<(String, Tensor)> = Vec::new();
     for w in &files.weights {
-        let map = candle_core::safetensors::load(w, &Device::Cpu).with_context(|| format!("reading {}", w.display()))?;
+        let map =
+            candle_core::safetensors::load(w, &Device::Cpu).with_context(|| format!("reading {}", w.display()))?;
         tensors.extend(map);
     }
     tensors.sort_by(|a, b| a.0.cmp(&b.0));
@@ -80,6 +81,10 @@ mod tests {
     fn weight_files_are_not_copied() {
         assert!(is_weight_file("model.safetensors") && is_weight_file("model.safetensors.index.json"));
         assert!(is_weight_file("pytorch_model.bin") && is_weight_file("x.pth"));
-        assert!(!is_weight_file("config.json") && !is_weight_file("preprocessor_config.json") && !is_weight_file("tokenizer.json"));
+        assert!(
+            !is_weight_file("config.json")
+                && !is_weight_file("preprocessor_config.json")
+                && !is_weight_file("tokenizer.json")
+        );
     }
 }

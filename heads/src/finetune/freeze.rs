@@ -60,7 +60,10 @@ impl FreezeSpec {
     /// Checks `frozen_blocks` against the model's `num_hidden_layers`.
     pub fn validate(&self, num_layers: usize, what: &str) -> Result<()> {
         if self.train && self.frozen_blocks > num_layers {
-            bail!("--freeze-blocks {}: the {what} has only {num_layers} blocks (num_hidden_layers)", self.frozen_blocks);
+            bail!(
+                "--freeze-blocks {}: the {what} has only {num_layers} blocks (num_hidden_layers)",
+                self.frozen_blocks
+            );
         }
         Ok(())
     }

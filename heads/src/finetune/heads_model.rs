@@ -17,14 +17,14 @@ use crate::model::config::HeadsConfig;
 use crate::model::denoiser::Denoiser;
 use crate::model::ema::Ema;
 use crate::model::fusion::Fusion;
-use crate::train::Mode;
-use crate::nn::params::ParamBuilder;
-use crate::nn::rng::{dropout, HostRng};
 use crate::model::sampler::sample;
 use crate::model::schedule::Schedule;
+use crate::nn::linear::Linear;
+use crate::nn::params::ParamBuilder;
+use crate::nn::rng::{dropout, HostRng};
+use crate::train::Mode;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
-use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;
@@ -57,7 +57,14 @@ pub struct FinetuneHeads {
 impl FinetuneHeads {
     /// New heads for image width `d_v`, text width `d_s` (`None`: baseline), K classes; init
     /// from `seed` like `marnet-heads train` (PyTorch Linear init from the host RNG, stream 1).
-    pub fn new(d_v: usize, d_s: Option<usize>, k: usize, cfg: &HeadsConfig, seed: u64, device: &Device) -> Result<Self> {
+    pub fn new(
+        d_v: usize,
+        d_s: Option<usize>,
+        k: usize,
+        cfg: &HeadsConfig,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self> {
         let varmap = VarMap::new();
         let mut init = HostRng::new(seed, 1);
         let mut pb = ParamBuilder::new(&varmap, &mut init, device);
@@ -94,7 +101,14 @@ impl FinetuneHeads {
     /// Training loss of a batch: `x_v` (n, d_v) f32 from the backbone, standardised `x_s`
     /// (n, d_s) (ignored by the baseline), `labels` (n,) u32. Noise, time steps and dropout come
     /// from `rng`. Returns a scalar.
-    pub fn loss(&self, x_v: &Tensor, x_s: Option<&Tensor>, labels: &Tensor, cfg: &HeadsConfig, rng: &mut HostRng) -> Result<Tensor> {
+    pub fn loss(
+        &self,
+        x_v: &Tensor,
+        x_s: Option<&Tensor>,
+        labels: &Tensor,
+        cfg: &HeadsConfig,
+        rng: &mut HostRng,
+    ) -> Result<Tensor> {
         match &self.kind {
             HeadsKind::Baseline(cls) => {
                 let x = dropout(x_v, cfg.dropout, true, rng)?;
@@ -154,21 +168,22 @@ impl FinetuneHeads {
     /// usable mode.
     pub fn init_from_run(&self, run_dir: &Path) -> Result<(Mode, usize)> {
         let path = run_dir.join("heads.safetensors");
-        let tensors = candle_core::safetensors::load(&path, &Device::Cpu).with_context(|| format!("reading {}", path.display()))?;
+        let tensors = candle_core::safetensors::load(&path, &Device::Cpu)
+            .with_context(|| format!("reading {}", path.display()))?;
         let order: &[Mode] = match self.kind {
             HeadsKind::Marnet(_) => &[Mode::Fusion, Mode::Cdr, Mode::Ema],
             HeadsKind::Baseline(_) => &[Mode::Baseline],
         };
-        let mode = order
-            .iter()
-            .copied()
-            .find(|m| tensors.keys().any(|k| k.starts_with(&format!("{m}."))))
-            .with_context(|| {
-                let want: Vec<&str> = order.iter().map(|m| m.as_str()).collect();
-                format!("{}: no heads of mode {} (keys look like <mode>.<name>)", path.display(), want.join(", "))
-            })?;
+        let mode =
+            order.iter().copied().find(|m| tensors.keys().any(|k| k.starts_with(&format!("{m}.")))).with_context(
+                || {
+                    let want: Vec<&str> = order.iter().map(|m| m.as_str()).collect();
+                    format!("{}: no heads of mode {} (keys look like <mode>.<name>)", path.display(), want.join(", "))
+                },
+            )?;
         let prefix = format!("{mode}.");
-        let by_name: HashMap<&str, &Tensor> = tensors.iter().filter_map(|(k, t)| k.strip_prefix(&prefix).map(|n| (n, t))).collect();
+        let by_name: HashMap<&str, &Tensor> =
+            tensors.iter().filter_map(|(k, t)| k.strip_prefix(&prefix).map(|n| (n, t))).collect();
         let mut copied = 0;
         for (name, var) in self.named_vars() {
             let Some(t) = by_name.get(name.as_str()) else { continue };

@@ -6,11 +6,11 @@
 //! (`encoder.layer.3.attention.attention.query.weight`, `vision_model.post_layernorm.bias`, ...).
 
 use super::freeze::FreezeSpec;
+use super::nets::{clip::TrainClip, vit::TrainViT};
 use super::trainable_vb::{sorted_vars, TrainableBackend};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
-use super::nets::{clip::TrainClip, vit::TrainViT};
 use marnet_extract::model_config::{load_config, ModelConfig};
 use marnet_extract::{resolve_model, ImageEncoder, ModelFiles, Pooling, Preprocessor};
 use std::sync::Arc;
@@ -59,13 +59,20 @@ fn num_layers(cfg: &ModelConfig) -> usize {
 
 /// Loads image model `spec` (folder or hub id) with the tensors `freeze` selects trainable.
 /// Errors: unresolvable spec, a text model, too many frozen blocks, missing tensors.
-pub fn load_image_backbone(spec: &str, pooling: Option<Pooling>, freeze: FreezeSpec, device: &Device, dtype: DType) -> Result<ImageBackbone> {
+pub fn load_image_backbone(
+    spec: &str,
+    pooling: Option<Pooling>,
+    freeze: FreezeSpec,
+    device: &Device,
+    dtype: DType,
+) -> Result<ImageBackbone> {
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
     let layers = num_layers(&cfg);
     freeze.validate(layers, "image model")?;
-    let pooling = marnet_extract::encoders::pooling::resolve_image_pooling(pooling, matches!(cfg, ModelConfig::ClipVision(_)))
-        .with_context(|| format!("model {spec:?}"))?;
+    let pooling =
+        marnet_extract::encoders::pooling::resolve_image_pooling(pooling, matches!(cfg, ModelConfig::ClipVision(_)))
+            .with_context(|| format!("model {spec:?}"))?;
     let source = files.var_builder(dtype, device)?;
     let varmap = VarMap::new();
     let pred = Arc::new(move |n: &str| freeze.is_trainable(n));

@@ -163,7 +163,8 @@ impl AdamW {
 
     /// Sets variable `name` (and its master copy) to `value` (any dtype; cast as needed).
     pub fn set_value(&mut self, name: &str, value: &Tensor) -> Result<()> {
-        let p = self.params.iter_mut().find(|p| p.name == name).with_context(|| format!("no optimised variable {name}"))?;
+        let p =
+            self.params.iter_mut().find(|p| p.name == name).with_context(|| format!("no optimised variable {name}"))?;
         let value = value.to_device(p.var.device())?;
         ensure!(value.shape() == p.var.shape(), "{name}: shape {:?}, expected {:?}", value.dims(), p.var.dims());
         p.var.set(&value.to_dtype(p.var.dtype())?)?;
@@ -181,7 +182,8 @@ mod tests {
 
     fn one_var(value: f32, dtype: DType) -> (Var, AdamW) {
         let var = Var::from_tensor(&Tensor::new(&[value], &Device::Cpu).unwrap().to_dtype(dtype).unwrap()).unwrap();
-        let opt = AdamW::new(vec![("w".into(), var.clone(), 0)], vec![GroupParams { lr: 0.1, weight_decay: 0.01 }]).unwrap();
+        let opt =
+            AdamW::new(vec![("w".into(), var.clone(), 0)], vec![GroupParams { lr: 0.1, weight_decay: 0.01 }]).unwrap();
         (var, opt)
     }
 
@@ -215,8 +217,10 @@ mod tests {
     fn bf16_variable_keeps_small_updates_in_master() {
         // lr·sign(g) = 1e-4 per step on w = 1: bf16 spacing at 1 is 2^-7 = 0.0078, so a plain bf16
         // update would be lost; the f32 master accumulates 3 steps to 1 − 3e-4 (decay 0 here).
-        let var = Var::from_tensor(&Tensor::new(&[1f32], &Device::Cpu).unwrap().to_dtype(DType::BF16).unwrap()).unwrap();
-        let mut opt = AdamW::new(vec![("w".into(), var.clone(), 0)], vec![GroupParams { lr: 1e-4, weight_decay: 0.0 }]).unwrap();
+        let var =
+            Var::from_tensor(&Tensor::new(&[1f32], &Device::Cpu).unwrap().to_dtype(DType::BF16).unwrap()).unwrap();
+        let mut opt =
+            AdamW::new(vec![("w".into(), var.clone(), 0)], vec![GroupParams { lr: 1e-4, weight_decay: 0.0 }]).unwrap();
         for _ in 0..3 {
             opt.step(&grad_of(&var, 1.0), 1.0).unwrap();
         }

@@ -114,9 +114,14 @@ impl FinetuneOptions {
             bail!("--train-text-backbone needs --text-model");
         }
         let sel = self.select_mode();
-        let allowed: &[Mode] = if self.text_model.is_some() { &[Mode::Ema, Mode::Cdr, Mode::Fusion] } else { &[Mode::Baseline] };
+        let allowed: &[Mode] =
+            if self.text_model.is_some() { &[Mode::Ema, Mode::Cdr, Mode::Fusion] } else { &[Mode::Baseline] };
         if !allowed.contains(&sel) {
-            bail!("--select {sel}: expected one of {:?} (with{} a text model)", allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>(), if self.text_model.is_some() { "" } else { "out" });
+            bail!(
+                "--select {sel}: expected one of {:?} (with{} a text model)",
+                allowed.iter().map(|m| m.as_str()).collect::<Vec<_>>(),
+                if self.text_model.is_some() { "" } else { "out" }
+            );
         }
         Ok(())
     }

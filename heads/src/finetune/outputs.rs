@@ -9,9 +9,11 @@ use super::checkpoint::EvalRecord;
 use super::evaluate::logits_of;
 use super::export::export_backbone;
 use super::session::Session;
-use crate::train::{finish, Mode, ModeResult};
-use crate::report::run_output::{ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns};
+use crate::report::run_output::{
+    ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns,
+};
 use crate::train::trainer::EpochRecord;
+use crate::train::{finish, Mode, ModeResult};
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use candle_nn::VarMap;
@@ -38,7 +40,11 @@ pub struct FinetuneOutcome {
 
 /// Evaluates the session's current weights on val (unless `val_logits` of these weights are
 /// given) and test, and writes the run folder.
-pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<Vec<(Mode, Tensor)>>) -> Result<FinetuneOutcome> {
+pub fn write_outputs(
+    s: &Session,
+    outcome: FinetuneOutcome,
+    val_logits: Option<Vec<(Mode, Tensor)>>,
+) -> Result<FinetuneOutcome> {
     let out = &s.opts.out;
     let f = &s.rows.features;
     let cfg = &s.opts.cfg;
@@ -84,7 +90,13 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         .map(|r| ModeRuns { mode: r.mode, runs: r.runs.clone() })
         .collect();
     write_heads(out, &weight_runs, &f_heads, cfg)?;
-    let input = crate::report::report_input(&format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model), &results, &[], f, cfg)?;
+    let input = crate::report::report_input(
+        &format!("{} (fine-tuned {})", s.dataset_name, s.opts.image_model),
+        &results,
+        &[],
+        f,
+        cfg,
+    )?;
     match crate::report::write_report(out, &input) {
         Ok(rep) => {
             for n in rep.skipped {
@@ -114,9 +126,13 @@ pub fn write_outputs(s: &Session, outcome: FinetuneOutcome, val_logits: Option<V
         "dtype": format!("{:?}", s.opts.dtype),
         "notes": s.notes,
     });
-    crate::report::write_atomic(&out.join("finetune.json"), (serde_json::to_string_pretty(&summary)? + "\n").as_bytes())?;
+    crate::report::write_atomic(
+        &out.join("finetune.json"),
+        (serde_json::to_string_pretty(&summary)? + "\n").as_bytes(),
+    )?;
     if let Some(dir) = &s.opts.export_backbone {
-        export_backbone(&s.image.files, &s.image_values()?, dir).with_context(|| format!("--export-backbone {}", dir.display()))?;
+        export_backbone(&s.image.files, &s.image_values()?, dir)
+            .with_context(|| format!("--export-backbone {}", dir.display()))?;
     }
     if s.opts.progress {
         eprint!("{}", ablation_table(&results, &[]));

@@ -22,7 +22,8 @@ pub struct PixelLoader {
 impl PixelLoader {
     /// A loader for a model's preprocessor. Errors when its output size is not fixed.
     pub fn new(model: &Preprocessor) -> Result<Self> {
-        let train = train_preprocessor(model).context("the model's preprocessor has no fixed output size; cannot augment")?;
+        let train =
+            train_preprocessor(model).context("the model's preprocessor has no fixed output size; cannot augment")?;
         Ok(Self { eval: model.clone(), train, augmentation: Augmentation::default() })
     }
 

@@ -41,11 +41,19 @@ impl FinetuneRows {
 
 /// Builds the rows of `dataset`; `text` computes the frozen `x_s` of train/val rows with text.
 /// Errors: no train rows with text (when `text` is given), no test rows, no val rows.
-pub fn build_rows(dataset: &Dataset, text: Option<&TextModel>, val_fraction: f64, seed: u64, device: &Device) -> Result<FinetuneRows> {
+pub fn build_rows(
+    dataset: &Dataset,
+    text: Option<&TextModel>,
+    val_fraction: f64,
+    seed: u64,
+    device: &Device,
+) -> Result<FinetuneRows> {
     let s = &dataset.samples;
     let n = s.len();
-    let texts: Vec<Option<String>> =
-        s.iter().map(|r| if r.split == Split::Test { None } else { r.text.clone().filter(|t| !t.trim().is_empty()) }).collect();
+    let texts: Vec<Option<String>> = s
+        .iter()
+        .map(|r| if r.split == Split::Test { None } else { r.text.clone().filter(|t| !t.trim().is_empty()) })
+        .collect();
     let (has_text, x_s, d_s) = match text {
         Some(model) => {
             let with: Vec<usize> = (0..n).filter(|&i| texts[i].is_some()).collect();
@@ -72,6 +80,12 @@ pub fn build_rows(dataset: &Dataset, text: Option<&TextModel>, val_fraction: f64
         has_text,
         class_names: dataset.class_names.clone(),
     };
-    let features = Features::from_parts(parts, val_fraction, seed, device).with_context(|| format!("dataset {}", dataset.root.display()))?;
-    Ok(FinetuneRows { features, paths: s.iter().map(|r| r.image_path.clone()).collect(), texts, with_text: text.is_some() })
+    let features = Features::from_parts(parts, val_fraction, seed, device)
+        .with_context(|| format!("dataset {}", dataset.root.display()))?;
+    Ok(FinetuneRows {
+        features,
+        paths: s.iter().map(|r| r.image_path.clone()).collect(),
+        texts,
+        with_text: text.is_some(),
+    })
 }

@@ -109,6 +109,14 @@ pub fn run_session(s: &mut Session) -> Result<FinetuneOutcome> {
             None
         }
     };
-    let outcome = FinetuneOutcome { step, total_steps: total, steps_per_epoch: spe, resumed_from, best, history, seconds: started.elapsed().as_secs_f64() };
+    let outcome = FinetuneOutcome {
+        step,
+        total_steps: total,
+        steps_per_epoch: spe,
+        resumed_from,
+        best,
+        history,
+        seconds: started.elapsed().as_secs_f64(),
+    };
     write_outputs(s, outcome, val_logits)
 }

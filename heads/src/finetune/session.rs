@@ -51,7 +51,10 @@ impl Session {
         let dataset = marnet_data::load_dataset(&opts.dataset)?;
         let mut notes = Vec::new();
         let text_model = match &opts.text_model {
-            Some(spec) => Some(marnet_extract::load_text_model(spec, None, &dev, opts.dtype).with_context(|| format!("--text-model {spec}"))?),
+            Some(spec) => Some(
+                marnet_extract::load_text_model(spec, None, &dev, opts.dtype)
+                    .with_context(|| format!("--text-model {spec}"))?,
+            ),
             None => None,
         };
         let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.val_fraction, opts.cfg.seed, &dev)?;
@@ -115,7 +118,8 @@ impl Session {
                 GroupParams { lr: opts.cfg.lr, weight_decay: opts.cfg.weight_decay },
             ],
         )?;
-        let count = |p: &str| params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, v)| v.elem_count()).sum::<usize>();
+        let count =
+            |p: &str| params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, v)| v.elem_count()).sum::<usize>();
         notes.push(format!(
             "{} {} ({} blocks, dtype {:?}): {} trainable backbone values; text: {}; heads: {} values",
             image.model_type,
@@ -131,7 +135,20 @@ impl Session {
             count(HEADS_PREFIX)
         ));
         let fingerprint = opts.fingerprint(&image.files.sha256, text_model.as_ref().map(|t| t.info.sha256.as_str()))?;
-        Ok(Self { opts, rows, image, text, heads, loader, optimizer, params, fingerprint, dataset_name: dataset.name, x_s_stats, notes })
+        Ok(Self {
+            opts,
+            rows,
+            image,
+            text,
+            heads,
+            loader,
+            optimizer,
+            params,
+            fingerprint,
+            dataset_name: dataset.name,
+            x_s_stats,
+            notes,
+        })
     }
 
     /// Optimiser steps per epoch: `ceil(train rows / (batch_size · accum_steps))`.
@@ -157,7 +174,9 @@ impl Session {
     pub fn set_weights(&mut self, tensors: &HashMap<String, Tensor>, origin: &str) -> Result<()> {
         let names: Vec<String> = self.params.iter().map(|(n, _)| n.clone()).collect();
         for n in names {
-            let t = tensors.get(&n).with_context(|| format!("{origin}: no tensor {n} (was it written with other freeze settings?)"))?;
+            let t = tensors
+                .get(&n)
+                .with_context(|| format!("{origin}: no tensor {n} (was it written with other freeze settings?)"))?;
             self.optimizer.set_value(&n, t).with_context(|| origin.to_string())?;
         }
         Ok(())

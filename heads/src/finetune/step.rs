@@ -63,7 +63,8 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
         } else {
             Some(f.x_s.index_select(&idx, 0)?)
         };
-        let loss = s.heads.loss(&x_v, x_s.as_ref(), &labels, &s.opts.cfg, &mut step_rng(s.opts.cfg.seed, step, j, 2))?;
+        let loss =
+            s.heads.loss(&x_v, x_s.as_ref(), &labels, &s.opts.cfg, &mut step_rng(s.opts.cfg.seed, step, j, 2))?;
         let w = micro.len() as f64 / group.len() as f64;
         let grads = (&loss * w)?.backward()?;
         acc.add(&grads, &vars)?;

@@ -5,11 +5,11 @@
 //! (`cls` or masked `mean`) and optional L2 normalisation as the frozen model (DESIGN §5).
 
 use super::freeze::FreezeSpec;
+use super::nets::bert::TrainBert;
 use super::trainable_vb::{sorted_vars, TrainableBackend};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-use super::nets::bert::TrainBert;
 use marnet_extract::encoders::pooling as pool;
 use marnet_extract::model_config::{load_config, ModelConfig};
 use marnet_extract::tokenize::TextTokenizer;
@@ -53,10 +53,20 @@ impl TextBackbone {
             bail!("--text-model {spec:?} is not a bert model");
         };
         freeze.validate(cfg.num_hidden_layers, "text model")?;
-        let tokenizer = TextTokenizer::from_file(&files.required("tokenizer.json")?, reference.max_tokens(), cfg.pad_token_id as u32)?;
+        let tokenizer = TextTokenizer::from_file(
+            &files.required("tokenizer.json")?,
+            reference.max_tokens(),
+            cfg.pad_token_id as u32,
+        )?;
         let source = files.var_builder(dtype, device)?;
         let varmap = VarMap::new();
-        let vb = TrainableBackend::var_builder(source.clone(), varmap.clone(), Arc::new(move |n: &str| freeze.is_trainable(n)), dtype, device);
+        let vb = TrainableBackend::var_builder(
+            source.clone(),
+            varmap.clone(),
+            Arc::new(move |n: &str| freeze.is_trainable(n)),
+            dtype,
+            device,
+        );
         let vb = if source.contains_tensor("bert.embeddings.word_embeddings.weight") { vb.pp("bert") } else { vb };
         let encoder = TrainBert::new(&cfg, vb).with_context(|| format!("model {spec:?}: loading bert weights"))?;
         Ok(Self {

@@ -27,7 +27,13 @@ pub struct TrainableBackend {
 impl TrainableBackend {
     /// A `VarBuilder` reading from `source` (e.g. `ModelFiles::var_builder`), registering every
     /// tensor for which `trainable(name)` holds as a variable in `varmap`.
-    pub fn var_builder(source: VarBuilder<'static>, varmap: VarMap, trainable: TrainablePredicate, dtype: DType, device: &Device) -> VarBuilder<'static> {
+    pub fn var_builder(
+        source: VarBuilder<'static>,
+        varmap: VarMap,
+        trainable: TrainablePredicate,
+        dtype: DType,
+        device: &Device,
+    ) -> VarBuilder<'static> {
         VarBuilder::from_backend(Box::new(TrainableBackend { source, varmap, trainable }), dtype, device.clone())
     }
 
@@ -98,7 +104,13 @@ mod tests {
         src.insert("b.weight".to_string(), Tensor::new(&[[3f32, 4.]], &dev).unwrap());
         let source = VarBuilder::from_tensors(src, DType::F32, &dev);
         let varmap = VarMap::new();
-        let vb = TrainableBackend::var_builder(source, varmap.clone(), Arc::new(|n: &str| n.starts_with("a.")), DType::F32, &dev);
+        let vb = TrainableBackend::var_builder(
+            source,
+            varmap.clone(),
+            Arc::new(|n: &str| n.starts_with("a.")),
+            DType::F32,
+            &dev,
+        );
         let a1 = candle_nn::linear_no_bias(2, 1, vb.pp("a")).unwrap();
         let a2 = candle_nn::linear_no_bias(2, 1, vb.pp("a")).unwrap();
         let b = candle_nn::linear_no_bias(2, 1, vb.pp("b")).unwrap();
@@ -109,7 +121,8 @@ mod tests {
         assert_eq!(a1.forward(&x).unwrap().to_vec2::<f32>().unwrap(), vec![vec![3.]]);
         assert_eq!(b.forward(&x).unwrap().to_vec2::<f32>().unwrap(), vec![vec![7.]]);
         // Both uses of `a` read the one variable; `b` has no gradient (not a variable).
-        let loss = (a1.forward(&x).unwrap() + a2.forward(&x).unwrap() + b.forward(&x).unwrap()).unwrap().sum_all().unwrap();
+        let loss =
+            (a1.forward(&x).unwrap() + a2.forward(&x).unwrap() + b.forward(&x).unwrap()).unwrap().sum_all().unwrap();
         let grads = loss.backward().unwrap();
         // d/da of (a·x + a·x) = 2x = [2, 2].
         assert_eq!(grads.get(vars[0].1.as_tensor()).unwrap().to_vec2::<f32>().unwrap(), vec![vec![2., 2.]]);

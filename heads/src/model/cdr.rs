@@ -10,11 +10,11 @@
 use crate::model::config::HeadsConfig;
 use crate::model::denoiser::Denoiser;
 use crate::model::ema::Ema;
-use crate::nn::rng::HostRng;
 use crate::model::schedule::Schedule;
+use crate::nn::linear::Linear;
+use crate::nn::rng::HostRng;
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::nn::linear::Linear;
 use candle_nn::Module;
 
 /// The parts of one CDR training step.

@@ -163,13 +163,47 @@ impl HeadsConfig {
     /// Every valid key, in declaration order (the names `--set` and sweep files use).
     pub fn keys() -> Vec<&'static str> {
         vec![
-            "d", "alpha1", "beta", "alpha2", "gamma", "tau_init", "max_inv_tau", "timesteps",
-            "schedule", "beta_start", "beta_end", "cosine_s", "hidden", "activation", "temb_dim",
-            "cond_dropout", "guidance", "fusion", "fusion_features", "sampler", "ddim_steps",
-            "samples", "lr", "weight_decay", "weight_decay_all", "dropout", "batch",
-            "min_steps_per_epoch", "min_steps", "epochs", "phase2_epochs", "warmup", "patience",
-            "patience_start", "phase1_select", "crossfit_folds", "probe_l2", "probe_max_iter",
-            "seed", "val_fraction", "log_every",
+            "d",
+            "alpha1",
+            "beta",
+            "alpha2",
+            "gamma",
+            "tau_init",
+            "max_inv_tau",
+            "timesteps",
+            "schedule",
+            "beta_start",
+            "beta_end",
+            "cosine_s",
+            "hidden",
+            "activation",
+            "temb_dim",
+            "cond_dropout",
+            "guidance",
+            "fusion",
+            "fusion_features",
+            "sampler",
+            "ddim_steps",
+            "samples",
+            "lr",
+            "weight_decay",
+            "weight_decay_all",
+            "dropout",
+            "batch",
+            "min_steps_per_epoch",
+            "min_steps",
+            "epochs",
+            "phase2_epochs",
+            "warmup",
+            "patience",
+            "patience_start",
+            "phase1_select",
+            "crossfit_folds",
+            "probe_l2",
+            "probe_max_iter",
+            "seed",
+            "val_fraction",
+            "log_every",
         ]
     }
 
@@ -178,11 +212,9 @@ impl HeadsConfig {
     /// Errors: unreadable file, TOML syntax, unknown key, wrong type, invalid value (all naming
     /// the file).
     pub fn from_toml_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading config {}", path.display()))?;
-        let cfg: Self = toml::from_str(&text).with_context(|| {
-            format!("parsing config {} (valid keys: {})", path.display(), Self::keys().join(", "))
-        })?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading config {}", path.display()))?;
+        let cfg: Self = toml::from_str(&text)
+            .with_context(|| format!("parsing config {} (valid keys: {})", path.display(), Self::keys().join(", ")))?;
         cfg.validate().with_context(|| format!("invalid config {}", path.display()))?;
         Ok(cfg)
     }
@@ -260,7 +292,9 @@ impl HeadsConfig {
         if 1.0 / self.tau_init > self.max_inv_tau {
             bail!(
                 "config key `tau_init` = {}: 1/tau_init = {} exceeds max_inv_tau = {}",
-                self.tau_init, 1.0 / self.tau_init, self.max_inv_tau
+                self.tau_init,
+                1.0 / self.tau_init,
+                self.max_inv_tau
             );
         }
         at_least_one("timesteps", self.timesteps)?;
@@ -287,10 +321,7 @@ impl HeadsConfig {
         }
         at_least_one("ddim_steps", self.ddim_steps)?;
         if self.sampler == SamplerKind::Ddim && self.ddim_steps > self.timesteps {
-            bail!(
-                "config key `ddim_steps` = {}: must not exceed timesteps = {}",
-                self.ddim_steps, self.timesteps
-            );
+            bail!("config key `ddim_steps` = {}: must not exceed timesteps = {}", self.ddim_steps, self.timesteps);
         }
         at_least_one("samples", self.samples)?;
         positive("lr", self.lr)?;
@@ -327,7 +358,10 @@ impl HeadsConfig {
                  noise N(0, I), which is only the distribution of x_s^T when almost no signal is left at \
                  t = T, so the sampler would start far from what the denoiser was trained on. Raise \
                  `timesteps` or `beta_end`, or use the cosine schedule",
-                self.schedule, self.timesteps, self.beta_start, self.beta_end
+                self.schedule,
+                self.timesteps,
+                self.beta_start,
+                self.beta_end
             );
         }
         Ok(())

@@ -7,12 +7,12 @@
 //! A learned null condition (`null_v`, shape (d_v,)) replaces `x_v` for classifier-free guidance
 //! (Ho & Salimans 2021).
 
-use crate::nn::activation::Act;
 use crate::model::config::{Activation, HeadsConfig};
+use crate::nn::activation::Act;
+use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use crate::nn::linear::Linear;
 use candle_nn::Module;
 
 /// Sinusoidal embedding table of the steps `1..=t_max`: (t_max, dim) f32 (row `i` = step `i+1`).

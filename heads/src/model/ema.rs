@@ -6,12 +6,12 @@
 //! from `tau_init` and clamped to `≤ ln(max_inv_tau)`. A Linear classifier on `x_v'` gives `L_CE`;
 //! `L_EMA = α1·L_CE + β·L_ITA`.
 
-use crate::nn::activation::Act;
 use crate::model::config::HeadsConfig;
+use crate::nn::activation::Act;
+use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::{Tensor, Var, D};
-use crate::nn::linear::Linear;
 
 /// Slope of `g` for negative inputs.
 pub const LEAKY_SLOPE: f32 = crate::nn::activation::LEAKY_SLOPE;

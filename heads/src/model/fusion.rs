@@ -8,11 +8,11 @@
 //! `log(p/(1+p)) = log p - log(1 + exp(log p))` with `log p ≤ 0`, so nothing overflows.
 
 use crate::model::config::FusionKind;
+use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::{dropout, HostRng};
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::nn::linear::Linear;
 use candle_nn::Module;
 
 /// `softplus(x) = log(1 + e^x)`, stable: `relu(x) + log(1 + e^{-|x|})`.
@@ -54,9 +54,7 @@ impl Fusion {
             let (head_a, head_b) = match kind {
                 FusionKind::Concat => (pb.linear("head", 2 * d, k)?, None),
                 FusionKind::Add | FusionKind::Mul => (pb.linear("head", d, k)?, None),
-                FusionKind::Sum | FusionKind::Hm => {
-                    (pb.linear("head_a", d, k)?, Some(pb.linear("head_b", d, k)?))
-                }
+                FusionKind::Sum | FusionKind::Hm => (pb.linear("head_a", d, k)?, Some(pb.linear("head_b", d, k)?)),
             };
             Ok(Self { kind, head_a, head_b, dropout })
         })

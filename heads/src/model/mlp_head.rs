@@ -4,10 +4,10 @@
 
 use crate::model::config::Activation;
 use crate::nn::activation::Act;
+use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::nn::linear::Linear;
 
 /// `x_v` (n, d_v) -> `x̂_s` (n, d_s) through Linear-act-Linear-act-Linear-act-Linear.
 pub struct MlpHead {

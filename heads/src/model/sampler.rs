@@ -16,18 +16,18 @@
 //! rows are sampled with it, so `marnet-heads predict` on one image reproduces the test-time
 //! features of training (up to gemm rounding across batch shapes, ~1e-6).
 
-use crate::nn::activation::contiguous_f32;
 use crate::model::config::{HeadsConfig, SamplerKind};
 use crate::model::denoiser::Denoiser;
-use crate::nn::rng::HostRng;
 use crate::model::schedule::HostSchedule;
+use crate::nn::activation::contiguous_f32;
+use crate::nn::rng::HostRng;
 use anyhow::Result;
 use candle_core::{CpuStorage, CustomOp2, DType, Device, Layout, Shape, Tensor};
-use rayon::prelude::*;
-use std::sync::Mutex;
 use rand::Rng;
 use rand_distr::StandardNormal;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
+use std::sync::Mutex;
 
 /// Rows per sampling chunk (bounds the activation memory: CHUNK_ROWS × hidden × 4 bytes).
 pub const CHUNK_ROWS: usize = 16384;
@@ -143,7 +143,13 @@ impl CustomOp2 for DdpmStep<'_> {
     }
 
     /// `x̂_0` and `x_t`, both (rows, d_s) contiguous f32 → `x_{t-1}` (rows, d_s).
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
         let (rows, d_s) = l1.shape().dims2()?;
         if l2.shape() != l1.shape() {
             candle_core::bail!("ddpm-step: x0 {:?} and x_t {:?} differ in shape", l1.shape(), l2.shape());
@@ -157,10 +163,8 @@ impl CustomOp2 for DdpmStep<'_> {
         let mut out = vec![0f32; rows * d_s];
         let (c1, c2, sigma) = (self.coef1, self.coef2, self.sigma);
         if d_s > 0 {
-            out.par_chunks_mut(d_s)
-                .zip(x0.par_chunks(d_s).zip(xt.par_chunks(d_s)))
-                .zip(rngs.par_iter_mut())
-                .for_each(|((o, (a, b)), r)| {
+            out.par_chunks_mut(d_s).zip(x0.par_chunks(d_s).zip(xt.par_chunks(d_s))).zip(rngs.par_iter_mut()).for_each(
+                |((o, (a, b)), r)| {
                     for ((o, a), b) in o.iter_mut().zip(a).zip(b) {
                         let mu = (a * c1 + 0.0) + (b * c2 + 0.0);
                         *o = match sigma {
@@ -168,7 +172,8 @@ impl CustomOp2 for DdpmStep<'_> {
                             None => mu,
                         };
                     }
-                });
+                },
+            );
         }
         Ok((CpuStorage::F32(out), Shape::from((rows, d_s))))
     }

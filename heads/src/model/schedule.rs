@@ -9,10 +9,10 @@
 //! - cosine: Nichol & Dhariwal 2021, `f(t) = cos²((t/T + s)/(1 + s)·π/2)`,
 //!   `betas_t = min(1 - f(t)/f(t-1), 0.999)`.
 
-use serde::{Deserialize, Serialize};
-use std::fmt;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+use std::fmt;
 
 /// Noise schedule of the CDR diffusion (DESIGN §2, eqs. 14-16).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,9 +100,8 @@ impl HostSchedule {
                 acc.exp()
             })
             .collect();
-        let alphas_cumprod_prev: Vec<f64> = std::iter::once(1.0)
-            .chain(alphas_cumprod.iter().copied().take(betas.len() - 1))
-            .collect();
+        let alphas_cumprod_prev: Vec<f64> =
+            std::iter::once(1.0).chain(alphas_cumprod.iter().copied().take(betas.len() - 1)).collect();
         let n = betas.len();
         let (mut c1, mut c2, mut var) = (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
         for i in 0..n {

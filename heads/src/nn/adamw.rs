@@ -13,9 +13,9 @@
 use anyhow::{bail, Result};
 use candle_core::backprop::GradStore;
 use candle_core::{CpuStorage, DType, InplaceOp2, Layout, Tensor, Var};
-use std::sync::Mutex;
 use candle_nn::ParamsAdamW;
 use rayon::prelude::*;
+use std::sync::Mutex;
 
 /// Elements per rayon task.
 const CHUNK: usize = 1 << 15;
@@ -209,7 +209,11 @@ mod tests {
             fused.set_learning_rate(lr);
             reference.backward_step(&loss(&a1, &b1)?)?;
             fused.backward_step(&loss(&a2, &b2)?)?;
-            assert_eq!(a1.as_tensor().flatten_all()?.to_vec1::<f32>()?, a2.as_tensor().flatten_all()?.to_vec1::<f32>()?, "step {step}");
+            assert_eq!(
+                a1.as_tensor().flatten_all()?.to_vec1::<f32>()?,
+                a2.as_tensor().flatten_all()?.to_vec1::<f32>()?,
+                "step {step}"
+            );
             assert_eq!(b1.as_tensor().to_vec1::<f32>()?, b2.as_tensor().to_vec1::<f32>()?, "step {step}");
         }
         assert_eq!(c2.as_tensor().to_vec1::<f32>()?, vec![3., 4.], "no gradient: untouched");

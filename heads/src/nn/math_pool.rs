@@ -44,7 +44,8 @@ mod tests {
 
     #[test]
     fn runs_on_a_pool_of_candles_thread_count() {
-        let (inside, threads) = on_math_pool(|| (rayon::current_thread_index().is_some(), rayon::current_num_threads()));
+        let (inside, threads) =
+            on_math_pool(|| (rayon::current_thread_index().is_some(), rayon::current_num_threads()));
         assert!(inside);
         assert_eq!(threads, candle_core::utils::get_num_threads());
         // Nested calls stay on the same pool.

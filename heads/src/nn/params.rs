@@ -4,10 +4,10 @@
 //! `±1/sqrt(in_features)`), drawn from [`HostRng`] so that a seed fixes the init exactly
 //! (candle's own initialisers use an unseedable RNG on CPU).
 
+use crate::nn::linear::Linear;
 use crate::nn::rng::HostRng;
 use anyhow::Result;
 use candle_core::{Device, Tensor, Var};
-use crate::nn::linear::Linear;
 use candle_nn::VarMap;
 
 /// Creates named variables in a shared `VarMap` (the names become safetensors keys).

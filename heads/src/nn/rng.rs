@@ -46,9 +46,7 @@ impl HostRng {
     /// Keep-mask for dropout with drop probability `p`, scaled by `1/(1-p)`: (rows, cols) f32.
     pub fn dropout_mask(&mut self, rows: usize, cols: usize, p: f64, device: &Device) -> Result<Tensor> {
         let scale = (1.0 / (1.0 - p)) as f32;
-        let v: Vec<f32> = (0..rows * cols)
-            .map(|_| if self.0.random::<f64>() < p { 0.0 } else { scale })
-            .collect();
+        let v: Vec<f32> = (0..rows * cols).map(|_| if self.0.random::<f64>() < p { 0.0 } else { scale }).collect();
         Ok(Tensor::from_vec(v, (rows, cols), device)?)
     }
 

@@ -4,11 +4,11 @@
 //! CPU one forward pass per image (as the extract pipeline does; candle's CPU kernels round
 //! differently for other batch shapes).
 
-use marnet_extract::pipeline::json_fixpoint;
 use crate::report::run_output::CACHE_METADATA_FILE;
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use marnet_data::cache::{exif_orientation_hint, CacheMetadata};
+use marnet_extract::pipeline::json_fixpoint;
 use marnet_extract::{load_image_model, parse_dtype, ImageModel, Pooling};
 use std::path::Path;
 
@@ -17,7 +17,10 @@ use std::path::Path;
 pub fn read_cache_metadata(run: &Path) -> Result<CacheMetadata> {
     let path = run.join(CACHE_METADATA_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
-        format!("reading {} (written by `marnet-heads train`; it records the image model the features came from)", path.display())
+        format!(
+            "reading {} (written by `marnet-heads train`; it records the image model the features came from)",
+            path.display()
+        )
     })?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
@@ -29,7 +32,9 @@ pub fn load_recorded_model(meta: &CacheMetadata, spec_override: Option<&str>, de
     let spec = spec_override.unwrap_or(&meta.image_model);
     let pooling: Pooling = meta.image_pooling.parse().context("cache metadata `image_pooling`")?;
     let dtype: DType = parse_dtype(&meta.dtype).context("cache metadata `dtype`")?;
-    let context = || format!("loading the run's image model {spec:?} (recorded in {CACHE_METADATA_FILE}; pass --image-model DIR if it moved)");
+    let context = || {
+        format!("loading the run's image model {spec:?} (recorded in {CACHE_METADATA_FILE}; pass --image-model DIR if it moved)")
+    };
     // The weights are checked first: another checkpoint is refused as such, whatever else differs.
     let sha256 = marnet_extract::resolve_model(spec).with_context(context)?.sha256;
     if sha256 != meta.image_model_sha256 {
@@ -40,7 +45,8 @@ pub fn load_recorded_model(meta: &CacheMetadata, spec_override: Option<&str>, de
     }
     let model = load_image_model(spec, Some(pooling), device, dtype).with_context(context)?;
     if json_fixpoint(&model.info.preprocess) != json_fixpoint(&meta.preprocess) {
-        let why = exif_orientation_hint(&meta.preprocess, &model.info.preprocess).map_or(String::new(), |h| format!(" ({h}, then retrain)"));
+        let why = exif_orientation_hint(&meta.preprocess, &model.info.preprocess)
+            .map_or(String::new(), |h| format!(" ({h}, then retrain)"));
         bail!(
             "image model {spec:?}: preprocessing {} differs from the recorded {}{why}",
             model.info.preprocess,

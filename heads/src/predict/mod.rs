@@ -82,7 +82,11 @@ pub fn predict(opts: &PredictOptions, device: &Device) -> Result<Vec<ImagePredic
             mode: heads.mode,
             top: top_indices(row, opts.top_k.min(k))
                 .into_iter()
-                .map(|j| ClassScore { index: j as usize, class: heads.info.class_names[j as usize].clone(), probability: row[j as usize] })
+                .map(|j| ClassScore {
+                    index: j as usize,
+                    class: heads.info.class_names[j as usize].clone(),
+                    probability: row[j as usize],
+                })
                 .collect(),
         })
         .collect())

@@ -20,15 +20,15 @@ use crate::model::denoiser::Denoiser;
 use crate::model::ema::Ema;
 use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
-use crate::train::Mode;
-use crate::nn::params::ParamBuilder;
-use crate::nn::rng::HostRng;
 use crate::model::sampler::sample;
 use crate::model::schedule::Schedule;
+use crate::nn::linear::Linear;
+use crate::nn::params::ParamBuilder;
+use crate::nn::rng::HostRng;
 use crate::train::two_phase::{Generator, Phase2Head};
+use crate::train::Mode;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
-use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 use std::collections::HashMap;
 use std::path::Path;
@@ -84,14 +84,21 @@ pub fn read_heads_file(run: &Path, device: &Device) -> Result<(HeadsInfo, HashMa
         .map_err(|e| anyhow::anyhow!("{}: not a safetensors file: {e}", path.display()))?;
     let meta = header.metadata().clone().unwrap_or_default();
     let key = |k: &str| meta.get(k).with_context(|| format!("{}: metadata has no `{k}`", path.display()));
-    let class_names: Vec<String> =
-        serde_json::from_str(key("class_names")?).with_context(|| format!("{}: metadata `class_names`", path.display()))?;
+    let class_names: Vec<String> = serde_json::from_str(key("class_names")?)
+        .with_context(|| format!("{}: metadata `class_names`", path.display()))?;
     let modes: Vec<String> =
         serde_json::from_str(key("modes")?).with_context(|| format!("{}: metadata `modes`", path.display()))?;
-    let modes = modes.iter().map(|m| m.parse::<Mode>()).collect::<Result<Vec<_>>>().with_context(|| format!("{}: metadata `modes`", path.display()))?;
-    let dim = |k: &str| -> Result<usize> { key(k)?.parse().with_context(|| format!("{}: metadata `{k}` is not an integer", path.display())) };
+    let modes = modes
+        .iter()
+        .map(|m| m.parse::<Mode>())
+        .collect::<Result<Vec<_>>>()
+        .with_context(|| format!("{}: metadata `modes`", path.display()))?;
+    let dim = |k: &str| -> Result<usize> {
+        key(k)?.parse().with_context(|| format!("{}: metadata `{k}` is not an integer", path.display()))
+    };
     let info = HeadsInfo { class_names, modes, d_v: dim("d_v")?, d_s: dim("d_s")? };
-    let tensors = candle_core::safetensors::load_buffer(&bytes, device).with_context(|| format!("reading tensors of {}", path.display()))?;
+    let tensors = candle_core::safetensors::load_buffer(&bytes, device)
+        .with_context(|| format!("reading tensors of {}", path.display()))?;
     Ok((info, tensors))
 }
 
@@ -143,7 +150,9 @@ impl RunHeads {
                     let ema = Ema::new(&mut pb, d_v, d_s, k, &cfg)?;
                     let gen = match mode {
                         Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, d_v, d_s, cfg.hidden, cfg.activation)?),
-                        _ => Generator::Diffusion(Denoiser::new(&mut pb, d_v, d_s, &cfg)?, Schedule::new(&cfg, device)?),
+                        _ => {
+                            Generator::Diffusion(Denoiser::new(&mut pb, d_v, d_s, &cfg)?, Schedule::new(&cfg, device)?)
+                        }
                     };
                     let head = pb.scoped("head", |pb| {
                         Ok(match mode {
@@ -185,7 +194,9 @@ impl RunHeads {
                 let TwoPhaseNet { ema, gen, head } = net.as_ref();
                 let mut rng = HostRng::new(self.cfg.seed, 6);
                 let x0 = match gen {
-                    Generator::Diffusion(den, sched) => sample(den, &sched.host, x_v, self.info.d_s, &self.cfg, &mut rng)?,
+                    Generator::Diffusion(den, sched) => {
+                        sample(den, &sched.host, x_v, self.info.d_s, &self.cfg, &mut rng)?
+                    }
                     Generator::Mlp(mlp) => mlp.forward(x_v)?,
                 };
                 let x_cdr = ema.embed_s(&x0)?;

@@ -10,7 +10,13 @@ use crate::train::{Mode, ModeResult};
 use anyhow::Result;
 
 /// Maps the results to the report's plain-data input.
-pub fn report_input(title: &str, results: &[ModeRuns], failed: &[ModeFailure], f: &Features, cfg: &HeadsConfig) -> Result<ReportInput> {
+pub fn report_input(
+    title: &str,
+    results: &[ModeRuns],
+    failed: &[ModeFailure],
+    f: &Features,
+    cfg: &HeadsConfig,
+) -> Result<ReportInput> {
     let rows = results
         .iter()
         .map(|mr| {
@@ -70,7 +76,10 @@ pub fn report_input(title: &str, results: &[ModeRuns], failed: &[ModeFailure], f
     };
     let mut notes = Vec::new();
     if f.val_carved {
-        notes.push(format!("The cache has no val split: {} % of train (stratified) was held out for validation.", cfg.val_fraction * 100.0));
+        notes.push(format!(
+            "The cache has no val split: {} % of train (stratified) was held out for validation.",
+            cfg.val_fraction * 100.0
+        ));
     }
     for mr in results {
         notes.push(format!("{}: {:.1} s training (seed {}).", mr.mode, mr.runs[0].seconds, mr.runs[0].seed));

@@ -138,11 +138,7 @@ pub fn write_report(dir: &Path, input: &ReportInput) -> Result<ReportOutput> {
     let md = render_markdown(input, &plots_done, &skipped);
     let report = dir.join("report.md");
     write_atomic(&report, md.as_bytes())?;
-    Ok(ReportOutput {
-        report,
-        plots: plots_done.iter().map(|(_, f)| dir.join(f)).collect(),
-        skipped,
-    })
+    Ok(ReportOutput { report, plots: plots_done.iter().map(|(_, f)| dir.join(f)).collect(), skipped })
 }
 
 /// Runs t-SNE on up to [`TSNE_CLASSES`] × [`TSNE_PER_CLASS`] test rows of x_v and x_CDR (seed 0)
@@ -159,9 +155,8 @@ fn draw_tsne(path: &Path, t: &TsneInput, class_names: &[String]) -> Result<()> {
         t.d_cdr
     );
     let idx = tsne::select_subset(&t.labels, TSNE_CLASSES, TSNE_PER_CLASS);
-    let gather = |x: &[f32], d: usize| -> Vec<f32> {
-        idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect()
-    };
+    let gather =
+        |x: &[f32], d: usize| -> Vec<f32> { idx.iter().flat_map(|&i| x[i * d..(i + 1) * d].iter().copied()).collect() };
     let opts = tsne::TsneOptions::default();
     let left = tsne::tsne_2d(&gather(&t.x_v, t.d_v), t.d_v, &opts)?;
     let right = tsne::tsne_2d(&gather(&t.x_cdr, t.d_cdr), t.d_cdr, &opts)?;

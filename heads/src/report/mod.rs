@@ -19,4 +19,6 @@ pub mod tsne;
 
 pub use files::write_atomic;
 pub use input::report_input;
-pub use markdown::{render_markdown, write_report, CurveSet, FidelityRow, ReportInput, ReportOutput, ReportRow, TsneInput};
+pub use markdown::{
+    render_markdown, write_report, CurveSet, FidelityRow, ReportInput, ReportOutput, ReportRow, TsneInput,
+};

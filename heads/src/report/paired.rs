@@ -50,10 +50,8 @@ pub fn t_975(df: usize) -> f64 {
 /// The paired difference `a − b` over the seeds present in both `a` and `b` (`(seed, value)`
 /// pairs, any order); `None` when they share no seed.
 pub fn paired_diff(a: &[(u64, f64)], b: &[(u64, f64)]) -> Option<PairedDiff> {
-    let d: Vec<f64> = a
-        .iter()
-        .filter_map(|(seed, va)| b.iter().find(|(s, _)| s == seed).map(|(_, vb)| va - vb))
-        .collect();
+    let d: Vec<f64> =
+        a.iter().filter_map(|(seed, va)| b.iter().find(|(s, _)| s == seed).map(|(_, vb)| va - vb)).collect();
     if d.is_empty() {
         return None;
     }

@@ -5,11 +5,11 @@
 //! Every file is written to a temporary name and renamed ([`crate::report::write_atomic`]).
 
 use crate::model::config::HeadsConfig;
+use crate::report::paired::{paired_diff, PairedDiff};
+use crate::report::write_atomic;
 use crate::train::features::Features;
 use crate::train::metrics::top_indices;
 use crate::train::{Mode, ModeResult};
-use crate::report::paired::{paired_diff, PairedDiff};
-use crate::report::write_atomic;
 use anyhow::{Context, Result};
 use arrow_array::{ArrayRef, FixedSizeListArray, Float32Array, Int32Array, RecordBatch, StringArray};
 use arrow_schema::{DataType, Field, Schema};
@@ -67,8 +67,7 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 impl ModeRuns {
     /// `[val top1, val top5, test top1, test top5]` means and sample stds over seeds.
     pub fn summary(&self) -> ([f64; 4], [f64; 4]) {
-        let pick: [fn(&ModeResult) -> f64; 4] =
-            [|r| r.val.top1, |r| r.val.top5, |r| r.test.top1, |r| r.test.top5];
+        let pick: [fn(&ModeResult) -> f64; 4] = [|r| r.val.top1, |r| r.val.top5, |r| r.test.top1, |r| r.test.top5];
         let mut m = [0.0; 4];
         let mut s = [0.0; 4];
         for (i, p) in pick.iter().enumerate() {
@@ -115,9 +114,13 @@ pub fn metrics_json(results: &[ModeRuns], failed: &[ModeFailure]) -> Value {
             o.insert("std".into(), json!({"val": {"top1": s[0], "top5": s[1]}, "test": {"top1": s[2], "top5": s[3]}}));
             o.insert(
                 "per_seed".into(),
-                json!(mr.runs.iter().map(|r| json!({"seed": r.seed,
+                json!(mr
+                    .runs
+                    .iter()
+                    .map(|r| json!({"seed": r.seed,
                     "val": {"top1": r.val.top1, "top5": r.val.top5},
-                    "test": {"top1": r.test.top1, "top5": r.test.top5}})).collect::<Vec<_>>()),
+                    "test": {"top1": r.test.top1, "top5": r.test.top5}}))
+                    .collect::<Vec<_>>()),
             );
         }
         out.insert(mr.mode.as_str().into(), Value::Object(o));
@@ -194,7 +197,10 @@ pub fn write_heads(dir: &Path, results: &[ModeRuns], f: &Features, cfg: &HeadsCo
     let mut meta = HashMap::new();
     meta.insert("class_names".to_string(), serde_json::to_string(&f.class_names)?);
     meta.insert("config".to_string(), cfg.to_toml_string()?);
-    meta.insert("modes".to_string(), serde_json::to_string(&results.iter().map(|r| r.mode.as_str()).collect::<Vec<_>>())?);
+    meta.insert(
+        "modes".to_string(),
+        serde_json::to_string(&results.iter().map(|r| r.mode.as_str()).collect::<Vec<_>>())?,
+    );
     meta.insert("d_v".to_string(), f.d_v.to_string());
     meta.insert("d_s".to_string(), f.d_s.to_string());
     let bytes = safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))

@@ -77,10 +77,7 @@ pub fn tsne_2d(data: &[f32], dim: usize, opts: &TsneOptions) -> Result<Vec<[f32;
     let init = initial_embedding(n, opts.seed);
     let rows: Vec<&[f32]> = data.chunks(dim).collect();
     let stop_lying = (opts.epochs / 4).min(250);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .context("creating the t-SNE thread pool")?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().context("creating the t-SNE thread pool")?;
     let flat: Vec<f32> = pool.install(|| {
         let mut tsne: bhtsne::tSNE<f32, &[f32]> = bhtsne::tSNE::new(&rows);
         tsne.perplexity(perplexity)

@@ -172,10 +172,8 @@ where
     }
     let runs = prepare_runs(spec, base, mode)?;
     let total_runs = runs.len();
-    let mine: Vec<(RunSpec, C)> = runs
-        .into_iter()
-        .filter(|(r, _)| r.index % opts.worker.count == opts.worker.index)
-        .collect();
+    let mine: Vec<(RunSpec, C)> =
+        runs.into_iter().filter(|(r, _)| r.index % opts.worker.count == opts.worker.index).collect();
     let assigned = mine.len();
     let todo: Vec<(RunSpec, C)> = mine.into_iter().filter(|(r, _)| !is_done(out, &r.hash)).collect();
     let already_done = assigned - todo.len();
@@ -196,10 +194,8 @@ where
     std::thread::scope(|scope| -> Result<()> {
         let mut handles = Vec::new();
         for _ in 0..jobs {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(inner)
-                .build()
-                .context("creating a trial thread pool")?;
+            let pool =
+                rayon::ThreadPoolBuilder::new().num_threads(inner).build().context("creating a trial thread pool")?;
             let (todo, cursor, failures, ran, bar, trial_fn) = (&todo, &cursor, &failures, &ran, &bar, &trial_fn);
             handles.push(scope.spawn(move || loop {
                 let i = cursor.fetch_add(1, Ordering::Relaxed);
@@ -217,7 +213,13 @@ where
                         ran.fetch_add(1, Ordering::Relaxed);
                     }
                     Err(e) => {
-                        let msg = format!("run {} (trial {}, seed {}; {}): {e:#}", run.index, run.trial, run.seed, describe(run));
+                        let msg = format!(
+                            "run {} (trial {}, seed {}; {}): {e:#}",
+                            run.index,
+                            run.trial,
+                            run.seed,
+                            describe(run)
+                        );
                         bar.println(format!("failed: {msg}"));
                         failures.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
                     }

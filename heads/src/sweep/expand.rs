@@ -70,14 +70,7 @@ pub fn expand_trials(spec: &SweepSpec) -> Vec<Trial> {
 /// `StdRng` seeded with `seed`.
 pub fn draw_random(r: &RandomSpec) -> Vec<BTreeMap<String, Value>> {
     let mut rng = StdRng::seed_from_u64(r.seed);
-    (0..r.trials)
-        .map(|_| {
-            r.params
-                .iter()
-                .map(|(k, dist)| (k.clone(), sample(dist, &mut rng)))
-                .collect()
-        })
-        .collect()
+    (0..r.trials).map(|_| r.params.iter().map(|(k, dist)| (k.clone(), sample(dist, &mut rng))).collect()).collect()
 }
 
 fn sample(dist: &Distribution, rng: &mut StdRng) -> Value {
@@ -85,11 +78,7 @@ fn sample(dist: &Distribution, rng: &mut StdRng) -> Value {
         Distribution::Choices(c) => c[rng.random_range(0..c.len())].clone(),
         Distribution::Range { min, max, log, integer } => {
             let u: f64 = rng.random();
-            let x = if *log {
-                (min.ln() + u * (max.ln() - min.ln())).exp()
-            } else {
-                min + u * (max - min)
-            };
+            let x = if *log { (min.ln() + u * (max.ln() - min.ln())).exp() } else { min + u * (max - min) };
             let x = x.clamp(*min, *max);
             if *integer {
                 Value::Int(x.round() as i64)
@@ -125,8 +114,7 @@ pub fn expand_runs(spec: &SweepSpec, mode: &str) -> Vec<RunSpec> {
 /// sha256 (hex) of the canonical JSON `{"mode":..,"overrides":{key: value string, sorted},
 /// "seed":..}`: equal for equal effective runs, whatever their position in the file.
 pub fn run_hash(overrides: &BTreeMap<String, Value>, seed: u64, mode: &str) -> String {
-    let strings: BTreeMap<&str, String> =
-        overrides.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
+    let strings: BTreeMap<&str, String> = overrides.iter().map(|(k, v)| (k.as_str(), v.to_string())).collect();
     let canonical = serde_json::json!({ "mode": mode, "overrides": strings, "seed": seed });
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }

@@ -19,7 +19,9 @@ pub mod spec;
 pub mod summary;
 pub mod value;
 
-pub use engine::{prepare_runs, run_sweep, size_elementwise_pool, threads_per_trial, EngineOptions, SweepConfig, SweepOutcome, Worker};
+pub use engine::{
+    prepare_runs, run_sweep, size_elementwise_pool, threads_per_trial, EngineOptions, SweepConfig, SweepOutcome, Worker,
+};
 pub use expand::{expand_runs, expand_trials, run_hash, RunSpec, Trial};
 pub use output::{write_sweep_report, SweepReport};
 pub use record::{load_records, TrialMetrics, TrialRecord};

@@ -15,10 +15,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 
-use crate::report::paired::paired_diff;
 use super::record::{load_records, TrialRecord};
 use super::summary::{classify_keys, group_trials, most_influential_key, val_top1_by_value, TrialGroup};
 use super::value::Value;
+use crate::report::paired::paired_diff;
 
 /// Rows of the leaderboard that show test top-1 (the rest show only val: select on val).
 pub const TEST_SHOWN_FOR_TOP: usize = 3;
@@ -99,11 +99,25 @@ fn key_column(records: &[TrialRecord], key: &str) -> Column {
     let vals: Vec<Option<&Value>> = records.iter().map(|r| r.overrides.get(key)).collect();
     let present = || vals.iter().flatten();
     if present().all(|v| matches!(v, Value::Int(_))) {
-        Column::Int(vals.iter().map(|v| match v { Some(Value::Int(i)) => Some(*i), _ => None }).collect())
+        Column::Int(
+            vals.iter()
+                .map(|v| match v {
+                    Some(Value::Int(i)) => Some(*i),
+                    _ => None,
+                })
+                .collect(),
+        )
     } else if present().all(|v| v.as_f64().is_some()) {
         Column::Float(vals.iter().map(|v| v.and_then(|v| v.as_f64())).collect())
     } else if present().all(|v| matches!(v, Value::Bool(_))) {
-        Column::Bool(vals.iter().map(|v| match v { Some(Value::Bool(b)) => Some(*b), _ => None }).collect())
+        Column::Bool(
+            vals.iter()
+                .map(|v| match v {
+                    Some(Value::Bool(b)) => Some(*b),
+                    _ => None,
+                })
+                .collect(),
+        )
     } else {
         Column::Str(vals.iter().map(|v| v.map(|v| v.to_string())).collect())
     }
@@ -228,7 +242,11 @@ pub fn render_leaderboard(
         row.push(format!("{:.1}", g.seconds));
         if let Some(b) = baseline {
             let same = std::ptr::eq(b, g);
-            row.push(if same { "–".into() } else { paired_diff(&g.per_seed_val, &b.per_seed_val).map(|d| d.label()).unwrap_or_default() });
+            row.push(if same {
+                "–".into()
+            } else {
+                paired_diff(&g.per_seed_val, &b.per_seed_val).map(|d| d.label()).unwrap_or_default()
+            });
             row.push(if same || i >= TEST_SHOWN_FOR_TOP {
                 "·".into()
             } else {

@@ -65,8 +65,8 @@ pub fn write_record(out: &Path, rec: &TrialRecord) -> Result<()> {
 /// Unreadable file, invalid JSON, or a hash different from the file stem.
 pub fn read_record(path: &Path) -> Result<TrialRecord> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let rec: TrialRecord = serde_json::from_str(&text)
-        .with_context(|| format!("{}: not a trial record", path.display()))?;
+    let rec: TrialRecord =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a trial record", path.display()))?;
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if rec.hash != stem {
         bail!("{}: record hash {} does not match the file name", path.display(), rec.hash);
@@ -87,8 +87,8 @@ pub fn is_done(out: &Path, hash: &str) -> bool {
 /// The folder cannot be listed, or a `*.json` file in it is not a valid record (named).
 pub fn load_records(out: &Path) -> Result<Vec<TrialRecord>> {
     let dir = trials_dir(out);
-    let entries = std::fs::read_dir(&dir)
-        .with_context(|| format!("listing {} (has a sweep run here?)", dir.display()))?;
+    let entries =
+        std::fs::read_dir(&dir).with_context(|| format!("listing {} (has a sweep run here?)", dir.display()))?;
     let mut records = Vec::new();
     for entry in entries {
         let path = entry.with_context(|| format!("listing {}", dir.display()))?.path();
@@ -99,8 +99,7 @@ pub fn load_records(out: &Path) -> Result<Vec<TrialRecord>> {
         }
     }
     records.sort_by(|a, b| {
-        (a.mode.as_str(), a.trial, a.seed, a.hash.as_str())
-            .cmp(&(b.mode.as_str(), b.trial, b.seed, b.hash.as_str()))
+        (a.mode.as_str(), a.trial, a.seed, a.hash.as_str()).cmp(&(b.mode.as_str(), b.trial, b.seed, b.hash.as_str()))
     });
     Ok(records)
 }

@@ -70,8 +70,7 @@ impl SweepSpec {
 
     /// Keys that take more than one value across trials (grid lists of 2+ values, random keys).
     pub fn swept_keys(&self) -> Vec<String> {
-        let mut keys: Vec<String> =
-            self.grid.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k.clone()).collect();
+        let mut keys: Vec<String> = self.grid.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k.clone()).collect();
         if let Some(r) = &self.random {
             keys.extend(r.params.keys().cloned());
         }
@@ -85,8 +84,7 @@ impl SweepSpec {
 /// # Errors
 /// The file cannot be read, or [`parse_sweep`] fails (messages name the file).
 pub fn load_sweep(path: &Path) -> Result<SweepSpec> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading sweep file {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading sweep file {}", path.display()))?;
     parse_sweep(&text, &path.display().to_string())
 }
 
@@ -113,7 +111,9 @@ pub fn parse_sweep(text: &str, origin: &str) -> Result<SweepSpec> {
                     spec.reference.push(m.clone());
                 }
             }
-            ("reference", other) => bail!("{origin}: `reference` must be a list of mode names like [\"baseline\"], found `{other}`"),
+            ("reference", other) => {
+                bail!("{origin}: `reference` must be a list of mode names like [\"baseline\"], found `{other}`")
+            }
             ("fixed", toml::Value::Table(t)) => {
                 for (k, v) in t {
                     spec.fixed.insert(k.clone(), Value::from_toml(v, &format!("{origin}: [fixed] {k}"))?);
@@ -210,8 +210,7 @@ fn parse_distribution(d: &toml::Table, what: &str) -> Result<Distribution> {
 }
 
 fn check_disjoint(spec: &SweepSpec, origin: &str) -> Result<()> {
-    let random_keys: Vec<&String> =
-        spec.random.iter().flat_map(|r| r.params.keys()).collect();
+    let random_keys: Vec<&String> = spec.random.iter().flat_map(|r| r.params.keys()).collect();
     for k in spec.grid.keys() {
         if spec.fixed.contains_key(k) {
             bail!("{origin}: key `{k}` is in both [fixed] and [grid]");

@@ -78,11 +78,7 @@ pub fn group_trials(records: &[TrialRecord]) -> Vec<TrialGroup> {
         })
         .collect();
     out.sort_by(|a, b| {
-        b.val_top1
-            .mean
-            .total_cmp(&a.val_top1.mean)
-            .then(a.trial.cmp(&b.trial))
-            .then(a.mode.cmp(&b.mode))
+        b.val_top1.mean.total_cmp(&a.val_top1.mean).then(a.trial.cmp(&b.trial)).then(a.mode.cmp(&b.mode))
     });
     out
 }
@@ -127,10 +123,7 @@ pub fn val_top1_by_value(records: &[TrialRecord], key: &str) -> Vec<(String, Vec
     } else {
         groups.sort_by_key(|(v, _)| v.as_ref().map(|v| v.to_string()));
     }
-    groups
-        .into_iter()
-        .map(|(v, xs)| (v.map(|v| v.to_string()).unwrap_or_else(|| "(default)".into()), xs))
-        .collect()
+    groups.into_iter().map(|(v, xs)| (v.map(|v| v.to_string()).unwrap_or_else(|| "(default)".into()), xs)).collect()
 }
 
 /// Among `keys`, the one whose values' mean val top-1 differ the most: `(key, max − min of the

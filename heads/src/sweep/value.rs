@@ -27,10 +27,7 @@ impl Value {
             toml::Value::Integer(i) => Value::Int(*i),
             toml::Value::Float(f) if f.is_finite() => Value::Float(*f),
             toml::Value::String(s) => Value::Str(s.clone()),
-            other => bail!(
-                "{what}: expected a boolean, number or string, found {} `{other}`",
-                other.type_str()
-            ),
+            other => bail!("{what}: expected a boolean, number or string, found {} `{other}`", other.type_str()),
         })
     }
 

@@ -110,7 +110,10 @@ impl Features {
         let n = p.labels.len();
         let k = p.class_names.len();
         ensure!(k > 0, "cache has no class names");
-        ensure!(p.ids.len() == n && p.splits.len() == n && p.has_text.len() == n, "cache columns have different lengths");
+        ensure!(
+            p.ids.len() == n && p.splits.len() == n && p.has_text.len() == n,
+            "cache columns have different lengths"
+        );
         ensure!(p.x_v.len() == n * p.d_v, "x_v has {} values, expected {n} x {}", p.x_v.len(), p.d_v);
         ensure!(p.x_s.len() == n * p.d_s, "x_s has {} values, expected {n} x {}", p.x_s.len(), p.d_s);
         if let Some((i, y)) = p.labels.iter().enumerate().find(|(_, &y)| y as usize >= k) {
@@ -125,7 +128,8 @@ impl Features {
             (0..n).filter(|&i| splits[i] == s && (!text || p.has_text[i])).map(|i| i as u32).collect()
         };
         let (train, train_text) = (rows_of(Split::Train, false), rows_of(Split::Train, true));
-        let (val, val_text, test) = (rows_of(Split::Val, false), rows_of(Split::Val, true), rows_of(Split::Test, false));
+        let (val, val_text, test) =
+            (rows_of(Split::Val, false), rows_of(Split::Val, true), rows_of(Split::Test, false));
         ensure!(!train_text.is_empty(), "cache has no train rows with text (x_s)");
         ensure!(!val.is_empty(), "no validation rows (the train split is too small to carve val_fraction from)");
         ensure!(!test.is_empty(), "cache has no test rows");
@@ -147,7 +151,11 @@ impl Features {
             .zip(&mean)
             .map(|(s, mu)| {
                 let sd = (s / m - mu * mu).max(0.0).sqrt();
-                if sd < 1e-6 { 1.0 } else { sd }
+                if sd < 1e-6 {
+                    1.0
+                } else {
+                    sd
+                }
             })
             .collect();
         let mut x_s = p.x_s;

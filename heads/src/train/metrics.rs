@@ -12,11 +12,7 @@ use serde::{Deserialize, Serialize};
 pub fn rank_of(scores: &[f32], label: usize) -> usize {
     let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
     let s = key(scores[label]);
-    scores
-        .iter()
-        .enumerate()
-        .filter(|&(j, &x)| key(x) > s || (key(x) == s && j < label))
-        .count()
+    scores.iter().enumerate().filter(|&(j, &x)| key(x) > s || (key(x) == s && j < label)).count()
 }
 
 /// Top-k accuracy in percent of `scores` (n × k_classes, row-major) against `labels` (n).
@@ -68,9 +64,8 @@ pub fn evaluate(scores: &[f32], k_classes: usize, labels: &[u32]) -> SplitMetric
             hits[y] += 1;
         }
     }
-    let per_class: Vec<Option<f64>> = (0..k_classes)
-        .map(|c| (count[c] > 0).then(|| 100.0 * hits[c] as f64 / count[c] as f64))
-        .collect();
+    let per_class: Vec<Option<f64>> =
+        (0..k_classes).map(|c| (count[c] > 0).then(|| 100.0 * hits[c] as f64 / count[c] as f64)).collect();
     let present: Vec<f64> = per_class.iter().flatten().copied().collect();
     let mean = if present.is_empty() { 0.0 } else { present.iter().sum::<f64>() / present.len() as f64 };
     SplitMetrics {

@@ -20,4 +20,6 @@ pub mod trainer;
 pub mod two_phase;
 
 pub use modes::{train_mode, train_mode_with};
-pub use result::{finish, map_rows, named_weights, probabilities, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+pub use result::{
+    finish, map_rows, named_weights, probabilities, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings,
+};

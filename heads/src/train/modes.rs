@@ -42,4 +42,3 @@ pub fn train_mode_with(
     res.seconds = start.elapsed().as_secs_f64();
     Ok(res)
 }
-

@@ -22,7 +22,15 @@ pub fn train_baseline(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOpti
     let mut drop_rng = HostRng::new(seed, 3);
     let history = run_phase(
         cfg,
-        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_named_vars_sorted(), rows: &f.train, progress: opts.progress, label: "baseline", select: Selection::Best },
+        Phase {
+            phase: 1,
+            epochs: cfg.epochs,
+            vars: varmap.all_named_vars_sorted(),
+            rows: &f.train,
+            progress: opts.progress,
+            label: "baseline",
+            select: Selection::Best,
+        },
         &f.device,
         &mut rng,
         |idx, _| {
@@ -71,7 +79,15 @@ pub fn train_ema(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
     let mut drop_rng = HostRng::new(seed, 3);
     let history = run_phase(
         cfg,
-        Phase { phase: 1, epochs: cfg.epochs, vars: varmap.all_named_vars_sorted(), rows: &f.train_text, progress: opts.progress, label: "ema", select: Selection::Best },
+        Phase {
+            phase: 1,
+            epochs: cfg.epochs,
+            vars: varmap.all_named_vars_sorted(),
+            rows: &f.train_text,
+            progress: opts.progress,
+            label: "ema",
+            select: Selection::Best,
+        },
         &f.device,
         &mut rng,
         |idx, _| Ok(ema_loss(&ema, f, idx, cfg, true, &mut drop_rng)?.0),
@@ -85,4 +101,3 @@ pub fn train_ema(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
     let tau = ema.tau()?;
     finish(f, Mode::Ema, seed, &val, &test, history, &varmap, (None, None, Some(tau)))
 }
-

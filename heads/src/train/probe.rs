@@ -19,9 +19,9 @@ use anyhow::{bail, Context, Result};
 use candle_core::{Tensor, D};
 use candle_nn::VarMap;
 use linfa::prelude::*;
+use linfa::DatasetView;
 use linfa_logistic::MultiLogisticRegression;
 use ndarray16::{Array1, Array2};
-use linfa::DatasetView;
 
 /// Bias given to a class that has no train row: its logit stays far below the others.
 const ABSENT_CLASS_BIAS: f32 = -1.0e4;
@@ -62,7 +62,8 @@ impl ProbeProblem {
         }
         let records = Array2::from_shape_vec((n, d), x.iter().map(|&v| v as f64).collect())?;
         let targets: Array1<usize> = labels.iter().map(|&l| l as usize).collect();
-        let present: Vec<usize> = targets.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+        let present: Vec<usize> =
+            targets.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
         Ok(Self { records, targets, d, k, present })
     }
 
@@ -73,7 +74,12 @@ impl ProbeProblem {
     ///
     /// # Errors
     /// A solver error (non-finite values).
-    pub fn fit(&self, l2: f64, max_iter: usize, warm: Option<&Array2<f64>>) -> Result<(ProbeWeights, Option<Array2<f64>>)> {
+    pub fn fit(
+        &self,
+        l2: f64,
+        max_iter: usize,
+        warm: Option<&Array2<f64>>,
+    ) -> Result<(ProbeWeights, Option<Array2<f64>>)> {
         let (d, k) = (self.d, self.k);
         let mut weight = vec![0f32; k * d];
         let mut bias = vec![ABSENT_CLASS_BIAS; k];
@@ -82,7 +88,8 @@ impl ProbeProblem {
             bias[self.present[0]] = 0.0;
             return Ok((ProbeWeights { weight, bias }, None));
         }
-        let mut solver = MultiLogisticRegression::default().alpha(l2).max_iterations(max_iter as u64).gradient_tolerance(1e-4);
+        let mut solver =
+            MultiLogisticRegression::default().alpha(l2).max_iterations(max_iter as u64).gradient_tolerance(1e-4);
         if let Some(w) = warm {
             solver = solver.initial_params(w.clone());
         }
@@ -109,7 +116,14 @@ impl ProbeProblem {
 ///
 /// # Errors
 /// Empty input, shapes that disagree, a label `>= k`, or a solver error (non-finite values).
-pub fn fit_multinomial(x: &[f32], d: usize, labels: &[u32], k: usize, l2: f64, max_iter: usize) -> Result<ProbeWeights> {
+pub fn fit_multinomial(
+    x: &[f32],
+    d: usize,
+    labels: &[u32],
+    k: usize,
+    l2: f64,
+    max_iter: usize,
+) -> Result<ProbeWeights> {
     Ok(ProbeProblem::new(x, d, labels, k)?.fit(l2, max_iter, None)?.0)
 }
 

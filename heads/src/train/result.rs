@@ -51,10 +51,9 @@ impl fmt::Display for Mode {
 impl FromStr for Mode {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Mode::ALL
-            .into_iter()
-            .find(|m| m.as_str() == s.trim().to_ascii_lowercase())
-            .ok_or_else(|| anyhow::anyhow!("unknown mode `{s}`: expected one of probe, baseline, ema, mlp, cdr, fusion"))
+        Mode::ALL.into_iter().find(|m| m.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            anyhow::anyhow!("unknown mode `{s}`: expected one of probe, baseline, ema, mlp, cdr, fusion")
+        })
     }
 }
 

@@ -204,14 +204,20 @@ pub fn run_phase(
                 if !v.is_finite() {
                     bail!(
                         "{} phase {}: training loss became {v} at epoch {epoch}, step {}; lower `lr`",
-                        phase.label, phase.phase, s + 1
+                        phase.label,
+                        phase.phase,
+                        s + 1
                     );
                 }
             }
         }
         let train_loss = acc.to_scalar::<f32>()? as f64 / steps_per_epoch as f64;
         if !train_loss.is_finite() {
-            bail!("{} phase {}: training loss became {train_loss} at epoch {epoch}; lower `lr`", phase.label, phase.phase);
+            bail!(
+                "{} phase {}: training loss became {train_loss} at epoch {epoch}; lower `lr`",
+                phase.label,
+                phase.phase
+            );
         }
         let t_eval = std::time::Instant::now();
         let ev = eval()?;
@@ -234,7 +240,8 @@ pub fn run_phase(
         let improved = best.as_ref().is_none_or(|(b, _)| ev.score > *b);
         if improved {
             if phase.select == Selection::Best {
-                let snap = phase.vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
+                let snap =
+                    phase.vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
                 best = Some((ev.score, snap));
             } else {
                 best = Some((ev.score, Vec::new()));
@@ -297,7 +304,8 @@ mod tests {
             opt.set_learning_rate(0.1);
             // A loss whose gradient is exactly zero for every variable: Σ (θ − stop_grad(θ))²
             // has gradient 2(θ − θ) = 0 at the current point.
-            let zero_grad = |v: &Var| -> candle_core::Result<Tensor> { (v.as_tensor() - v.as_tensor().detach())?.sqr()?.sum_all() };
+            let zero_grad =
+                |v: &Var| -> candle_core::Result<Tensor> { (v.as_tensor() - v.as_tensor().detach())?.sqr()?.sum_all() };
             let loss = ((zero_grad(&w)? + zero_grad(&b)?)? + zero_grad(&ls)?)?;
             opt.backward_step(&loss)?;
             let wv = w.as_tensor().flatten_all()?.to_vec1::<f32>()?;

@@ -18,23 +18,23 @@
 //! collapse to ~20 % val top-1 on the demo). `x_EMA` and the val and test rows keep the features
 //! of the phase-1 model trained on all train rows. Costs k + 1 phase-1 trainings.
 
+use super::features::Features;
+use super::one_phase::{ema_logits, ema_loss};
+use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
 use crate::model::cdr::cdr_loss;
 use crate::model::config::{FusionFeatures, HeadsConfig, Phase1Select};
 use crate::model::denoiser::Denoiser;
 use crate::model::ema::{cosine_rows, Ema};
-use super::features::Features;
 use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
-use super::one_phase::{ema_logits, ema_loss};
-use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
-use crate::nn::params::{named_vars_with_prefix, ParamBuilder};
-use crate::nn::rng::{dropout, HostRng};
 use crate::model::sampler::sample;
 use crate::model::schedule::Schedule;
-use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
+use crate::nn::linear::Linear;
+use crate::nn::params::{named_vars_with_prefix, ParamBuilder};
+use crate::nn::rng::{dropout, HostRng};
 use anyhow::Result;
 use candle_core::Tensor;
-use crate::nn::linear::Linear;
 use candle_nn::{Module, VarMap};
 
 /// The generator of `x̂_s^0` trained in phase 1.
@@ -56,7 +56,14 @@ pub enum Phase2Head {
 
 impl Phase2Head {
     /// Logits (n, K).
-    pub fn forward(&self, x_ema: &Tensor, x_cdr: &Tensor, cfg: &HeadsConfig, train: bool, rng: &mut HostRng) -> Result<Tensor> {
+    pub fn forward(
+        &self,
+        x_ema: &Tensor,
+        x_cdr: &Tensor,
+        cfg: &HeadsConfig,
+        train: bool,
+        rng: &mut HostRng,
+    ) -> Result<Tensor> {
         match self {
             Phase2Head::CdrOnly(l) => Ok(l.forward(&dropout(x_cdr, cfg.dropout, train, rng)?)?),
             Phase2Head::Fused(fu) => fu.forward(x_ema, x_cdr, train, rng),
@@ -140,7 +147,16 @@ impl Phase1Model {
     /// Trains phase 1 on `rows` (train rows with text); `streams` offsets the noise and shuffle
     /// RNG streams (0 for the main model, distinct per cross-fitting fold).
     #[allow(clippy::too_many_arguments)] // the run's identity (seed, rows, streams, label) is what differs per fold
-    fn train(&self, f: &Features, cfg: &HeadsConfig, seed: u64, rows: &[u32], streams: u64, opts: &RunOptions, label: &str) -> Result<Vec<EpochRecord>> {
+    fn train(
+        &self,
+        f: &Features,
+        cfg: &HeadsConfig,
+        seed: u64,
+        rows: &[u32],
+        streams: u64,
+        opts: &RunOptions,
+        label: &str,
+    ) -> Result<Vec<EpochRecord>> {
         let onestep = cfg.fusion_features == FusionFeatures::Onestep;
         let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];
         if onestep {
@@ -153,7 +169,15 @@ impl Phase1Model {
         let mut shuffle = HostRng::new(seed, 2 + streams);
         run_phase(
             cfg,
-            Phase { phase: 1, epochs: cfg.epochs, vars: named_vars_with_prefix(&self.varmap, &prefixes), rows, progress: opts.progress, label, select: phase1_selection(cfg) },
+            Phase {
+                phase: 1,
+                epochs: cfg.epochs,
+                vars: named_vars_with_prefix(&self.varmap, &prefixes),
+                rows,
+                progress: opts.progress,
+                label,
+                select: phase1_selection(cfg),
+            },
             dev,
             &mut shuffle,
             |idx, _| {
@@ -189,7 +213,13 @@ impl Phase1Model {
 
     /// `(x̂_s^0, x_CDR, x_EMA)` of the rows `rows` (global indices, or every row when `None`),
     /// each (rows, ·), detached.
-    fn features(&self, f: &Features, cfg: &HeadsConfig, seed: u64, rows: Option<&[u32]>) -> Result<(Tensor, Tensor, Tensor)> {
+    fn features(
+        &self,
+        f: &Features,
+        cfg: &HeadsConfig,
+        seed: u64,
+        rows: Option<&[u32]>,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
         let x_v = match rows {
             Some(r) => f.x_v.index_select(&Tensor::from_slice(r, r.len(), &f.device)?, 0)?,
             None => f.x_v.clone(),
@@ -256,7 +286,13 @@ fn overwrite_rows(all: &Tensor, rows: &[u32], part: &Tensor) -> Result<Tensor> {
 }
 
 /// Trains `mode` (cdr, fusion or mlp) in two phases.
-pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts: &RunOptions) -> Result<ModeResult> {
+pub fn train_two_phase(
+    f: &Features,
+    cfg: &HeadsConfig,
+    mode: Mode,
+    seed: u64,
+    opts: &RunOptions,
+) -> Result<ModeResult> {
     let dev = &f.device;
     let label = mode.as_str();
     let onestep = cfg.fusion_features == FusionFeatures::Onestep;
@@ -275,7 +311,15 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
             let streams = 100 * (j as u64 + 1);
             let fold_model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1 + streams))?;
             let quiet = RunOptions { progress: false };
-            fold_model.train(f, cfg, seed, &rest, streams, &quiet, &format!("{label} fold {}/{}", j + 1, folds.len()))?;
+            fold_model.train(
+                f,
+                cfg,
+                seed,
+                &rest,
+                streams,
+                &quiet,
+                &format!("{label} fold {}/{}", j + 1, folds.len()),
+            )?;
             // Only x̂_s^0 is taken from the fold model: it lives in the standardised x_s space
             // that every model shares, while each model's EMA projections are its own. So the
             // out-of-fold x̂_s^0 goes through the main model's E_s, like every other row's.
@@ -309,11 +353,25 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
         let mut shuffle = HostRng::new(seed, 8);
         history.extend(run_phase(
             cfg,
-            Phase { phase: 2, epochs: cfg.phase2_epochs, vars: named_vars_with_prefix(&model.varmap, &["head."]), rows: &f.train, progress: opts.progress, label, select: Selection::Best },
+            Phase {
+                phase: 2,
+                epochs: cfg.phase2_epochs,
+                vars: named_vars_with_prefix(&model.varmap, &["head."]),
+                rows: &f.train,
+                progress: opts.progress,
+                label,
+                select: Selection::Best,
+            },
             dev,
             &mut shuffle,
             |idx, _| {
-                let logits = head.forward(&x_ema_all.index_select(idx, 0)?, &x_cdr_all.index_select(idx, 0)?, cfg, true, &mut drop_rng)?;
+                let logits = head.forward(
+                    &x_ema_all.index_select(idx, 0)?,
+                    &x_cdr_all.index_select(idx, 0)?,
+                    cfg,
+                    true,
+                    &mut drop_rng,
+                )?;
                 Ok(candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?)
             },
             || {
@@ -325,7 +383,8 @@ pub fn train_two_phase(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, o
     let val = head_logits(&f.val)?;
     let test = head_logits(&f.test)?;
     let test_idx = Tensor::from_slice(&f.test, f.test.len(), dev)?;
-    let to_vec = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.index_select(&test_idx, 0)?.flatten_all()?.to_vec1::<f32>()?) };
+    let to_vec =
+        |t: &Tensor| -> Result<Vec<f32>> { Ok(t.index_select(&test_idx, 0)?.flatten_all()?.to_vec1::<f32>()?) };
     let embeddings = TestEmbeddings {
         x_v: to_vec(&f.x_v)?,
         d_v: f.d_v,
@@ -350,7 +409,10 @@ mod tests {
         let labels = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1];
         let folds = stratified_folds(&rows, &labels, 3, 7);
         let per_class = |f: &Vec<u32>, c: u32| f.iter().filter(|&&r| labels[r as usize] == c).count();
-        assert_eq!(folds.iter().map(|f| (per_class(f, 0), per_class(f, 1))).collect::<Vec<_>>(), vec![(2, 2), (2, 1), (2, 1)]);
+        assert_eq!(
+            folds.iter().map(|f| (per_class(f, 0), per_class(f, 1))).collect::<Vec<_>>(),
+            vec![(2, 2), (2, 1), (2, 1)]
+        );
         let mut all: Vec<u32> = folds.concat();
         all.sort_unstable();
         assert_eq!(all, rows);

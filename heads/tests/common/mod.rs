@@ -16,7 +16,8 @@ use rand_distr::StandardNormal;
 /// val rows and half as many test rows (no text) per class.
 pub fn synthetic_features(k: usize, n_per_class: usize, d_v: usize, d_s: usize) -> Features {
     let mut rng = StdRng::seed_from_u64(42);
-    let normal = |n: usize, rng: &mut StdRng| -> Vec<f32> { (0..n).map(|_| rng.sample::<f32, _>(StandardNormal)).collect() };
+    let normal =
+        |n: usize, rng: &mut StdRng| -> Vec<f32> { (0..n).map(|_| rng.sample::<f32, _>(StandardNormal)).collect() };
     let pv: Vec<Vec<f32>> = (0..k).map(|_| normal(d_v, &mut rng)).collect();
     let qs: Vec<Vec<f32>> = (0..k).map(|_| normal(d_s, &mut rng)).collect();
     let mut p = FeatureParts {

@@ -48,7 +48,9 @@ pub fn write_dataset(dir: &Path) -> String {
 /// (d 16, hidden 32, T 10), 3 micro-batches of 3 rows per epoch, no warmup.
 pub fn tiny_options(dataset: &str, out: PathBuf) -> FinetuneOptions {
     let mut o = FinetuneOptions::new(dataset, &tiny_model("vit"), Some(&tiny_model("bert")), out);
-    for (k, v) in [("d", "16"), ("hidden", "32"), ("temb_dim", "8"), ("timesteps", "10"), ("lr", "1e-2"), ("warmup", "0")] {
+    for (k, v) in
+        [("d", "16"), ("hidden", "32"), ("temb_dim", "8"), ("timesteps", "10"), ("lr", "1e-2"), ("warmup", "0")]
+    {
         o.cfg.apply_override(k, v).unwrap();
     }
     o.batch_size = 3;

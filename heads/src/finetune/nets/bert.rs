@@ -80,13 +80,15 @@ impl TrainBert {
         let ids = input_ids.flatten_all()?;
         let types = token_type_ids.flatten_all()?;
         let hdim = self.word.dim(1)?;
-        let x = (self.word.index_select(&ids, 0)? + self.token_type.index_select(&types, 0)?)?.reshape((b, seq, hdim))?;
+        let x =
+            (self.word.index_select(&ids, 0)? + self.token_type.index_select(&types, 0)?)?.reshape((b, seq, hdim))?;
         let x = x.broadcast_add(&self.position.narrow(0, 0, seq)?.unsqueeze(0)?)?;
         let mut x = self.emb_ln.forward(&x)?;
         let mask = attention_mask.to_dtype(DType::F32)?;
         let additive = ((1.0 - mask)? * -1e30)?.reshape((b, 1, 1, seq))?;
         for blk in &self.blocks {
-            let a = attention(&blk.q.forward(&x)?, &blk.k.forward(&x)?, &blk.v.forward(&x)?, self.heads, Some(&additive))?;
+            let a =
+                attention(&blk.q.forward(&x)?, &blk.k.forward(&x)?, &blk.v.forward(&x)?, self.heads, Some(&additive))?;
             x = blk.ln1.forward(&(blk.out.forward(&a)? + &x)?)?;
             let y = self.act.apply(&blk.fc1.forward(&x)?)?;
             x = blk.ln2.forward(&(blk.fc2.forward(&y)? + &x)?)?;

@@ -43,7 +43,12 @@ pub struct TrainClip {
 impl TrainClip {
     /// `tower` is rooted at the vision tower (HF `vision_model.`); `projection`, when given,
     /// holds `weight` `(projection_dim, hidden_size)`.
-    pub fn new(cfg: &ClipVisionCfg, pooling: Pooling, tower: VarBuilder, projection: Option<VarBuilder>) -> Result<Self> {
+    pub fn new(
+        cfg: &ClipVisionCfg,
+        pooling: Pooling,
+        tower: VarBuilder,
+        projection: Option<VarBuilder>,
+    ) -> Result<Self> {
         let h = cfg.hidden_size;
         let e = tower.pp("embeddings");
         let n = (cfg.image_size / cfg.patch_size).pow(2);

@@ -136,9 +136,12 @@ mod tests {
         // [1, 2, 3]: mean 2, var 2/3, normalised [-1.2247449, 0, 1.2247449].
         let x = Var::from_tensor(&Tensor::new(&[[1f32, 2., 3.]], &dev).unwrap()).unwrap();
         let vb = VarBuilder::from_tensors(
-            [("weight".to_string(), Tensor::new(&[1f32, 1., 1.], &dev).unwrap()), ("bias".to_string(), Tensor::new(&[0f32, 0., 0.], &dev).unwrap())]
-                .into_iter()
-                .collect(),
+            [
+                ("weight".to_string(), Tensor::new(&[1f32, 1., 1.], &dev).unwrap()),
+                ("bias".to_string(), Tensor::new(&[0f32, 0., 0.], &dev).unwrap()),
+            ]
+            .into_iter()
+            .collect(),
             DType::F32,
             &dev,
         );

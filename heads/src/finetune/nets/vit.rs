@@ -97,7 +97,12 @@ impl ImageEncoder for TrainViT {
             candle_core::bail!("vit expects {0}x{0} pixel_values, got {hh}x{ww}", self.image_size);
         }
         let x = pixel_values.to_dtype(self.cls.dtype())?;
-        let p = x.conv2d(&self.patch_w, 0, self.patch, 1, 1)?.broadcast_add(&self.patch_b.reshape((1, self.hidden, 1, 1))?)?;
+        let p = x.conv2d(&self.patch_w, 0, self.patch, 1, 1)?.broadcast_add(&self.patch_b.reshape((
+            1,
+            self.hidden,
+            1,
+            1,
+        ))?)?;
         let p = p.flatten_from(2)?.transpose(1, 2)?;
         let cls = self.cls.broadcast_as((b, 1, self.hidden))?;
         let mut x = Tensor::cat(&[&cls, &p], 1)?.broadcast_add(&self.pos)?;

@@ -16,16 +16,40 @@ use std::mem::MaybeUninit;
 /// `dst` points to `m·n` writable f32 (initialised when `read_dst`), not aliasing the inputs;
 /// every `lhs` index `i·lhs_rs + j·lhs_cs` (i < m, j < k) is in bounds; `rhs.len() == k·n`.
 #[allow(clippy::too_many_arguments)] // gemm's own call takes 18
-unsafe fn gemm_strided_lhs(dst: *mut f32, read_dst: bool, lhs: &[f32], lhs_cs: usize, lhs_rs: usize, rhs: &[f32], m: usize, k: usize, n: usize) {
+unsafe fn gemm_strided_lhs(
+    dst: *mut f32,
+    read_dst: bool,
+    lhs: &[f32],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     debug_assert!(rhs.len() == k * n);
     // dst = 1·dst + 1·(lhs·rhs) when read_dst, dst = lhs·rhs otherwise (as candle's own CPU
     // matmul calls gemm); row-major means column stride 1, row stride = width.
     gemm::gemm(
-        m, n, k,
-        dst, 1, n as isize, read_dst,
-        lhs.as_ptr(), lhs_cs as isize, lhs_rs as isize,
-        rhs.as_ptr(), 1, n as isize,
-        1f32, 1f32, false, false, false, gemm_parallelism(),
+        m,
+        n,
+        k,
+        dst,
+        1,
+        n as isize,
+        read_dst,
+        lhs.as_ptr(),
+        lhs_cs as isize,
+        lhs_rs as isize,
+        rhs.as_ptr(),
+        1,
+        n as isize,
+        1f32,
+        1f32,
+        false,
+        false,
+        false,
+        gemm_parallelism(),
     );
 }
 
@@ -33,7 +57,15 @@ unsafe fn gemm_strided_lhs(dst: *mut f32, read_dst: bool, lhs: &[f32], lhs_cs: u
 ///
 /// # Safety
 /// As [`gemm_strided_lhs`], with `lhs.len() == m·k`.
-pub(super) unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) {
+pub(super) unsafe fn gemm_row_major(
+    dst: *mut f32,
+    read_dst: bool,
+    lhs: &[f32],
+    rhs: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) {
     debug_assert!(lhs.len() == m * k);
     let threads = rayon::current_num_threads();
     if threads < 2 || n > ROW_SPLIT_MAX_N || m < 2 * ROW_BLOCK {
@@ -51,11 +83,25 @@ pub(super) unsafe fn gemm_row_major(dst: *mut f32, read_dst: bool, lhs: &[f32], 
         // (r0 + rows ≤ m); the caller's contract covers the rest.
         unsafe {
             gemm::gemm(
-                rows, n, k,
-                out.get().add(r0 * n), 1, n as isize, read_dst,
-                lhs.as_ptr().add(r0 * k), 1, k as isize,
-                rhs.as_ptr(), 1, n as isize,
-                1f32, 1f32, false, false, false, gemm::Parallelism::None,
+                rows,
+                n,
+                k,
+                out.get().add(r0 * n),
+                1,
+                n as isize,
+                read_dst,
+                lhs.as_ptr().add(r0 * k),
+                1,
+                k as isize,
+                rhs.as_ptr(),
+                1,
+                n as isize,
+                1f32,
+                1f32,
+                false,
+                false,
+                false,
+                gemm::Parallelism::None,
             );
         }
     });
@@ -72,7 +118,15 @@ const ROW_BLOCK: usize = 64;
 ///
 /// # Safety
 /// Every `lhs` index `i·lhs_rs + j·lhs_cs` (i < m, j < k) is in bounds; `rhs.len() == k·n`.
-unsafe fn new_strided_product(lhs: &[f32], lhs_cs: usize, lhs_rs: usize, rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+unsafe fn new_strided_product(
+    lhs: &[f32],
+    lhs_cs: usize,
+    lhs_rs: usize,
+    rhs: &[f32],
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
     if k == 0 {
         return vec![0f32; m * n];
     }
@@ -86,7 +140,10 @@ unsafe fn new_strided_product(lhs: &[f32], lhs_cs: usize, lhs_rs: usize, rhs: &[
 
 /// A new `(m, n)` matrix `lhs (m, k) · rhs (k, n)`, all row-major, written once by gemm.
 pub(super) fn new_product(lhs: &[f32], rhs: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-    assert!(lhs.len() == m * k && rhs.len() == k * n, "new_product: operand lengths do not match ({m}, {k}) · ({k}, {n})");
+    assert!(
+        lhs.len() == m * k && rhs.len() == k * n,
+        "new_product: operand lengths do not match ({m}, {k}) · ({k}, {n})"
+    );
     // SAFETY: row-major lhs of exactly m·k entries: index i·k + j < m·k.
     unsafe { new_strided_product(lhs, 1, k, rhs, m, k, n) }
 }
@@ -117,15 +174,18 @@ pub(super) fn transposed(w: &[f32], rows: usize, cols: usize) -> Vec<f32> {
         // The crate writes all rows·cols outputs (it checks both lengths and panics otherwise).
         transpose::transpose(as_uninit(w), dst, cols, rows);
     } else {
-        dst.par_chunks_mut(TRANSPOSE_BLOCK * rows).enumerate().for_each_init(Vec::new, |scratch: &mut Vec<f32>, (blk, block)| {
-            let (c0, nc) = (blk * TRANSPOSE_BLOCK, block.len() / rows);
-            scratch.clear();
-            for r in 0..rows {
-                scratch.extend_from_slice(&w[r * cols + c0..r * cols + c0 + nc]);
-            }
-            // (rows, nc) → (nc, rows): output rows c0..c0+nc, all of this block.
-            transpose::transpose(as_uninit(scratch), block, nc, rows);
-        });
+        dst.par_chunks_mut(TRANSPOSE_BLOCK * rows).enumerate().for_each_init(
+            Vec::new,
+            |scratch: &mut Vec<f32>, (blk, block)| {
+                let (c0, nc) = (blk * TRANSPOSE_BLOCK, block.len() / rows);
+                scratch.clear();
+                for r in 0..rows {
+                    scratch.extend_from_slice(&w[r * cols + c0..r * cols + c0 + nc]);
+                }
+                // (rows, nc) → (nc, rows): output rows c0..c0+nc, all of this block.
+                transpose::transpose(as_uninit(scratch), block, nc, rows);
+            },
+        );
     }
     // SAFETY: every entry was written above (each block's transpose writes all of the block).
     unsafe { out.set_len(rows * cols) };
@@ -233,7 +293,27 @@ mod tests {
                 let mut want = start.clone();
                 // SAFETY: want is m·n, lhs m·k, rhs k·n, all row-major.
                 unsafe {
-                    gemm::gemm(m, n, k, want.as_mut_ptr(), 1, n as isize, read_dst, lhs.as_ptr(), 1, k as isize, rhs.as_ptr(), 1, n as isize, 1f32, 1f32, false, false, false, gemm::Parallelism::Rayon(2));
+                    gemm::gemm(
+                        m,
+                        n,
+                        k,
+                        want.as_mut_ptr(),
+                        1,
+                        n as isize,
+                        read_dst,
+                        lhs.as_ptr(),
+                        1,
+                        k as isize,
+                        rhs.as_ptr(),
+                        1,
+                        n as isize,
+                        1f32,
+                        1f32,
+                        false,
+                        false,
+                        false,
+                        gemm::Parallelism::Rayon(2),
+                    );
                 }
                 let mut got = start.clone();
                 // SAFETY: as above.

@@ -120,7 +120,12 @@ struct LinearOp {
 }
 
 impl LinearOp {
-    fn forward(&self, x: (&CpuStorage, &Layout), w: (&CpuStorage, &Layout), bias: Option<(&CpuStorage, &Layout)>) -> Result<(CpuStorage, Shape)> {
+    fn forward(
+        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> Result<(CpuStorage, Shape)> {
         let (b, d_in) = x.1.shape().dims2()?;
         let (d_out, w_in) = w.1.shape().dims2()?;
         if d_in != w_in {
@@ -129,7 +134,7 @@ impl LinearOp {
         let xs = contiguous_f32(x.0, x.1, "linear")?;
         let ws = contiguous_f32(w.0, w.1, "linear")?;
         let w_t = transposed(ws, d_out, d_in); // (in, out)
-        // (b, out): x·Wᵀ added onto the shift (the bias in every row, or a full matrix).
+                                               // (b, out): x·Wᵀ added onto the shift (the bias in every row, or a full matrix).
         let z = match bias {
             Some((s, l)) => {
                 let bs = contiguous_f32(s, l, "linear")?;
@@ -164,7 +169,13 @@ impl LinearOp {
 
     /// `(dX, dW, db)` from `dY`: `dZ = dY·act'(z)`, `dX = dZ·W`, `dW = dZᵀ·X` (already `(out, in)`),
     /// `db` = column sums of `dZ`; each only for an input that needs it.
-    fn backward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn backward(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        bias: Option<&Tensor>,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let dy = dy.contiguous()?;
         let dz = if self.act == Act::Identity {
             dy
@@ -206,11 +217,26 @@ impl CustomOp3 for LinearOp {
         "linear-bias"
     }
 
-    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout, s3: &CpuStorage, l3: &Layout) -> Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
         self.forward((s1, l1), (s2, l2), Some((s3, l3)))
     }
 
-    fn bwd(&self, x: &Tensor, w: &Tensor, b: &Tensor, _y: &Tensor, dy: &Tensor) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _y: &Tensor,
+        dy: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         self.backward(x, w, Some(b), dy)
     }
 }
@@ -307,8 +333,11 @@ mod tests {
         let (w, b, x, mix) = random_layer(300, 53, 29)?;
         let silu: fn(&Tensor) -> Result<Tensor> = |t| t.silu();
         let leaky: fn(&Tensor) -> Result<Tensor> = |t| candle_nn::ops::leaky_relu(t, 0.01);
-        for (act, reference) in [(Act::Silu, silu), (Act::LeakyRelu(0.01), leaky), (Act::Identity, |t: &Tensor| Ok(t.clone()))] {
-            let ours = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone())).forward_act(x.as_tensor(), act)?;
+        for (act, reference) in
+            [(Act::Silu, silu), (Act::LeakyRelu(0.01), leaky), (Act::Identity, |t: &Tensor| Ok(t.clone()))]
+        {
+            let ours =
+                Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone())).forward_act(x.as_tensor(), act)?;
             let lin = candle_nn::Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
             let theirs = reference(&lin.forward(x.as_tensor())?)?;
             assert!(max_diff(&ours, &theirs)? < 1e-5, "{act:?}: values differ by {}", max_diff(&ours, &theirs)?);
@@ -349,7 +378,12 @@ mod tests {
             let shift = Var::from_tensor(&Tensor::randn(0f32, 1.0, (rows, 40), &dev)?)?;
             let lin = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
             let ours = lin.forward_shift_act(x.as_tensor(), shift.as_tensor(), Act::Silu)?;
-            let theirs = x.as_tensor().matmul(&w.as_tensor().t()?)?.broadcast_add(b.as_tensor())?.broadcast_add(shift.as_tensor())?.silu()?;
+            let theirs = x
+                .as_tensor()
+                .matmul(&w.as_tensor().t()?)?
+                .broadcast_add(b.as_tensor())?
+                .broadcast_add(shift.as_tensor())?
+                .silu()?;
             assert!(max_diff(&ours, &theirs)? < 1e-5);
             let g_ours = (ours * &mix)?.sum_all()?.backward()?;
             let g_theirs = (theirs * &mix)?.sum_all()?.backward()?;

@@ -19,12 +19,7 @@ pub const BY_KEY_SIZE: (u32, u32) = (900, 560);
 ///
 /// # Errors
 /// No group has a finite value, drawing fails or `path` cannot be written.
-pub fn plot_metric_by_key(
-    path: &Path,
-    key: &str,
-    groups: &[(String, Vec<f64>)],
-    y_label: &str,
-) -> Result<()> {
+pub fn plot_metric_by_key(path: &Path, key: &str, groups: &[(String, Vec<f64>)], y_label: &str) -> Result<()> {
     if groups.iter().all(|(_, v)| !v.iter().any(|x| x.is_finite())) {
         bail!("plot of {y_label} by '{key}': no finite value");
     }
@@ -74,18 +69,13 @@ pub fn plot_metric_by_key(
             .label("run")
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, runs.filled()));
         let mean_color = palette(3);
-        let line: Vec<(SegmentValue<usize>, f64)> = means
-            .iter()
-            .enumerate()
-            .filter_map(|(i, m)| m.map(|m| (SegmentValue::CenterOf(i), m)))
-            .collect();
+        let line: Vec<(SegmentValue<usize>, f64)> =
+            means.iter().enumerate().filter_map(|(i, m)| m.map(|m| (SegmentValue::CenterOf(i), m))).collect();
         chart
             .draw_series(LineSeries::new(line.clone(), mean_color.stroke_width(2)))
             .map_err(plot_err)?
             .label("mean")
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 22, y)], mean_color.stroke_width(3))
-            });
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 22, y)], mean_color.stroke_width(3)));
         let marks = line.into_iter().map(|p| Cross::new(p, 7, mean_color.stroke_width(2)));
         chart.draw_series(marks).map_err(plot_err)?;
         draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 15)?;

@@ -24,10 +24,7 @@ pub fn confidence_histogram(values: &[f32]) -> Vec<f64> {
         counts[b.min(CONFIDENCE_BINS - 1)] += 1;
         n += 1;
     }
-    counts
-        .into_iter()
-        .map(|c| if n == 0 { 0.0 } else { 100.0 * c as f64 / n as f64 })
-        .collect()
+    counts.into_iter().map(|c| if n == 0 { 0.0 } else { 100.0 * c as f64 / n as f64 }).collect()
 }
 
 /// Draws the two confidence distributions as overlapping translucent histograms and writes a
@@ -38,11 +35,7 @@ pub fn confidence_histogram(values: &[f32]) -> Vec<f64> {
 ///
 /// # Errors
 /// Either slice has no finite value, drawing fails or `path` cannot be written.
-pub fn plot_confidence_hist(
-    path: &Path,
-    baseline_top1_conf: &[f32],
-    cdr_top1_conf: &[f32],
-) -> Result<()> {
+pub fn plot_confidence_hist(path: &Path, baseline_top1_conf: &[f32], cdr_top1_conf: &[f32]) -> Result<()> {
     let named = [("baseline", baseline_top1_conf), ("CDR", cdr_top1_conf)];
     for (name, v) in named {
         if !v.iter().any(|x| x.is_finite()) {

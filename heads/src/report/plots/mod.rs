@@ -77,7 +77,11 @@ pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> anyhow::Error {
 
 /// Draws the series legend of `chart` in the plots' one style: white at 85 %, grey border,
 /// `FONT` at `font_size` px, at `position`.
-pub(crate) fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>, position: SeriesLabelPosition, font_size: u32) -> Result<()>
+pub(crate) fn draw_legend<'a, DB, CT>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<()>
 where
     DB: DrawingBackend + 'a,
     CT: plotters::coord::CoordTranslate,
@@ -112,8 +116,7 @@ where
     let img = image::RgbImage::from_raw(width, height, buf)
         .ok_or_else(|| anyhow!("internal error: plot buffer has the wrong size"))?;
     let mut png = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut png, image::ImageFormat::Png)
-        .with_context(|| format!("encoding PNG for {}", path.display()))?;
+    img.write_to(&mut png, image::ImageFormat::Png).with_context(|| format!("encoding PNG for {}", path.display()))?;
     crate::report::files::write_atomic(path, png.get_ref())
 }
 

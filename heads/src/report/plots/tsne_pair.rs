@@ -43,19 +43,11 @@ pub fn plot_tsne_pair(
         bail!("t-SNE plot: no points");
     }
     let classes: Vec<u32> = labels.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
-    let name_of = |c: u32| {
-        class_names
-            .get(c as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("class {c}"))
-    };
+    let name_of = |c: u32| class_names.get(c as usize).cloned().unwrap_or_else(|| format!("class {c}"));
 
     render_png(path, TSNE_PAIR_SIZE, |root| {
         let (left_area, right_area) = root.split_horizontally(TSNE_PAIR_SIZE.0 / 2);
-        let panels = [
-            (left_area, left, TSNE_PAIR_TITLES.0, false),
-            (right_area, right, TSNE_PAIR_TITLES.1, true),
-        ];
+        let panels = [(left_area, left, TSNE_PAIR_TITLES.0, false), (right_area, right, TSNE_PAIR_TITLES.1, true)];
         for (area, pts, title, with_legend) in panels {
             let (x0, x1) = padded_range(pts.iter().map(|p| p[0] as f64));
             let (y0, y1) = padded_range(pts.iter().map(|p| p[1] as f64));
@@ -81,9 +73,7 @@ pub fn plot_tsne_pair(
                     .map(|(p, _)| Circle::new((p[0] as f64, p[1] as f64), 4, color.filled()));
                 let drawn = chart.draw_series(dots).map_err(plot_err)?;
                 if with_legend {
-                    drawn
-                        .label(name_of(class))
-                        .legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
+                    drawn.label(name_of(class)).legend(move |(x, y)| Circle::new((x + 8, y), 5, color.filled()));
                 }
             }
             if with_legend {

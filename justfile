@@ -27,6 +27,13 @@ test:
     cargo test --workspace --no-fail-fast
     python -m pytest -q tools/tests
 
+# The format and lint gate that CI runs after `test`: rustfmt with the root rustfmt.toml, then clippy
+# on every target with warnings as errors.
+[doc("Format and lint gate: cargo fmt --check, then cargo clippy --workspace --all-targets -D warnings (CI runs it).")]
+lint:
+    cargo fmt --all --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
 # The Slurm job-array scripts (deploy/slurm/) on a real one-node Slurm on localhost: array
 # extraction = one process bit for bit, scancel + resubmit resumes, sweep array = --jobs 1.
 # Needs root (installs Debian's slurm-wlm and munge when missing) and the demo assets.

@@ -1,5 +1,5 @@
 //! Device and dtype selection for the `--device cpu|cuda|cuda:N` and `--dtype f32|bf16|f16` flags
-//! of every binary (DESIGN.md section 7, issue 14). CUDA needs the crate's `cuda` cargo feature.
+//! of every binary (DESIGN.md section 7; docs/gpu.md). CUDA needs the crate's `cuda` cargo feature.
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};

@@ -52,7 +52,7 @@ fn writer_refuses_a_folder_of_other_models_or_dims() {
     assert!(err.contains("part-00000-of-00002.parquet") && err.contains("marnet.text_model_sha256"), "{err}");
 }
 
-/// A cache written before EXIF orientation was applied (issue 16: no `exif_orientation` in its
+/// A cache written before EXIF orientation was applied (no `exif_orientation` in its
 /// preprocessing) is refused by a build that applies it, and the message says why.
 #[test]
 fn writer_refuses_a_cache_that_ignored_exif_orientation() {

@@ -1,4 +1,4 @@
-# marnet recipes. `./just --list` shows them; README.md documents every recipe and flag.
+# marnet recipes. `./just --list` shows them; docs/recipes.md documents every recipe and flag.
 # `./just RECIPE` (the top-level wrapper) installs the pinned `just` into .venv when it is missing,
 # then runs it; with `just` on PATH, `just RECIPE` is the same. The other Python tools (pyarrow,
 # pytest, onnx) go into .venv too: scripts/setup-dev.sh (run by `test`) and scripts/demo_assets.sh.
@@ -41,7 +41,7 @@ lint:
 test-slurm:
     bash scripts/test-slurm.sh
 
-# --- stage one (section owned by the extraction pipeline) ---
+# --- stage one ---
 
 # Fetch the demo data and models into data/demo/ (idempotent; sha256 in data/demo/SHA256SUMS).
 demo-assets:
@@ -126,7 +126,7 @@ finetune steps="3":
         --out runs/finetune-demo --epochs 1 --batch-size 8 --freeze-blocks 8 --max-steps {{steps}} \
         --eval-batch-size 16 --export-backbone runs/finetune-demo/backbone
 
-# --- GPU (README "GPU"; scripts/setup-cuda.sh installs the CUDA toolkit from PyPI into .cuda/) ---
+# --- GPU (docs/gpu.md; scripts/setup-cuda.sh installs the CUDA toolkit from PyPI into .cuda/) ---
 
 # Release build of both binaries with `--features cuda` into target/cuda (no GPU needed), plus the tests with --no-run.
 build-cuda:
@@ -142,7 +142,7 @@ gpu-check *ARGS:
 
 # --- benchmarks ---
 
-# All benchmarks (release): extraction, heads training and sweeps; results go to BENCHMARKS.md.
+# All benchmarks (release): extraction, heads training and sweeps; results go to docs/benchmarks.md.
 bench: bench-extract bench-heads bench-sweep
 
 # Heads: seconds per epoch per mode on a synthetic Vireo-Food172-size cache, sampling time, memory.
@@ -156,14 +156,14 @@ bench-sweep *ARGS:
 # The same heads work as bench-heads and the demo's CLIP ViT-B/16 forward. Setup, once: installs
 # torch and transformers from PyPI into .venv-bench (torch's PyPI wheel pulls the CUDA libraries,
 # ~3 GB); never used by the tests. ARGS go to tools/bench_pytorch.py (--quick: 1/8 of the rows).
-# The PyTorch eager reference on this machine (the "PyTorch" columns of BENCHMARKS.md).
+# The PyTorch eager reference on this machine (the "PyTorch" columns of docs/benchmarks.md).
 bench-pytorch *ARGS:
     [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh
     [ -x .venv-bench/bin/python ] || (python3 -m venv .venv-bench && .venv-bench/bin/pip install -q -r tools/requirements-bench.txt)
     .venv-bench/bin/python tools/bench_pytorch.py --image-model data/demo/models/clip-vit-b16-vision {{ARGS}}
 
 # Images/s and texts/s at two batch sizes, GFLOP/s against a measured matmul peak; writes
-# target/bench_extract.md (see BENCHMARKS.md).
+# target/bench_extract.md (see docs/benchmarks.md).
 # Extraction speed of the demo encoders on this CPU (release).
 bench-extract *ARGS:
     [ -f data/demo/models/clip-vit-b16-vision/model.safetensors ] || bash scripts/demo_assets.sh

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # `scripts/build-release.sh PACKAGE`: `cargo build --release -p PACKAGE`, after a line that says
-# what is being built and, before the first build, how long it usually takes (issue 18). Without
-# --quiet, so cargo shows its progress bar on a terminal (and its "Compiling" lines elsewhere).
+# what is being built and, before the first build, how long it usually takes (so that a first
+# build is not mistaken for a hang). Without --quiet, so cargo shows its progress bar on a
+# terminal (and its "Compiling" lines elsewhere).
 # The justfile's recipes call this, then `cargo run --release --quiet` (a no-op check) to run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pkg=$1
-# First release builds on this repository's 2-core machine (README "Quick start"): both binaries
+# First release builds on this repository's 2-core machine (README.md "Quick start"): both binaries
 # take about 8 min together; marnet-extract, built first, compiles 260 of the 281 packages that
 # marnet-heads needs (`cargo tree`).
 case "$pkg" in

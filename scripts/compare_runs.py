@@ -1,4 +1,5 @@
-"""Compares what `scripts/test-slurm.sh` made on the cluster with a single-process run (issue 15).
+"""Compares what `scripts/test-slurm.sh` made on the cluster with a single-process run
+(sharded and resumed work must give the same cache and sweep records as one process).
 
   python scripts/compare_runs.py caches A B   feature caches: same part files, and in every part
                                               the same rows with bit-identical x_v and x_s

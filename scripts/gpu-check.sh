@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One command that proves the GPU path on a machine with an NVIDIA GPU (issue 14, README "GPU").
+# One command that proves the GPU path on a machine with an NVIDIA GPU (docs/gpu.md).
 #
 # Usage: scripts/gpu-check.sh [--device cuda|cuda:N] [--out DIR] [--cpu-cache DIR] [--seeds N]
 #                             [--batch-size N] [--skip-build] [-h|--help]

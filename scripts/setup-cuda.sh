@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The CUDA build without a GPU (issue 14; DESIGN.md section 8 "CUDA build without a GPU").
+# The CUDA build without a GPU (docs/gpu.md; DESIGN.md section 8 "CUDA build without a GPU").
 #
 # Installs NVIDIA's CUDA 13.0 toolkit pieces from PyPI (pinned below) into .cuda/ (git-ignored),
 # writes .cuda/env.sh that points candle's build at them, then, depending on the command:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `just test-slurm` (issue 15): proves deploy/slurm/*.sbatch on a real one-node Slurm cluster on
+# `just test-slurm` (docs/recipes.md): proves deploy/slurm/*.sbatch on a real one-node Slurm cluster on
 # localhost. Needs root (it installs Debian's slurm-wlm and munge when missing) and the demo
 # assets (fetched by scripts/demo_assets.sh when missing); builds both binaries in release.
 #

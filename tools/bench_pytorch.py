@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch eager reference timings on this machine, for BENCHMARKS.md (issues #4 and #5).
+"""PyTorch eager reference timings on this machine, for docs/benchmarks.md (the "PyTorch" columns).
 
 Same work as `bench_heads` / `bench_extract`: the MARNet heads with the DESIGN §2 defaults on a
 synthetic Vireo-Food172-size cache (seconds per `fusion` phase-1 epoch and per `baseline` epoch,

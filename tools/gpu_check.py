@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Checks and the result table of scripts/gpu-check.sh (issue 14). Needs pyarrow (.venv).
+"""Checks and the result table of scripts/gpu-check.sh (docs/gpu.md). Needs pyarrow (.venv).
 
 Subcommands (each prints one line per result; exit 1 when a check fails, 2 on unusable input):
   compare-caches REF GOT --min-cosine C   per-row cosine of x_v and x_s, rows matched by id

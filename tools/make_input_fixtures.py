@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the "inputs as people have them" image fixtures of marnet-extract (issue 16) in
+"""Builds the "inputs as people have them" image fixtures of marnet-extract (docs/datasets.md) in
 extract/tests/fixtures/inputs/. Run by hand; the Rust tests only read the files:
 
     python3 -m venv /tmp/fixvenv

@@ -21,7 +21,7 @@ pub struct Dataset {
     /// All rows of all splits.
     pub samples: Vec<Sample>,
     /// The folders a reader chose among several possible layouts, by role, relative to `root`
-    /// with `/` (Ingredient-101: `annotations`, `images`; issue 16). Empty for other kinds.
+    /// with `/` (Ingredient-101: `annotations`, `images`, which may sit one level down). Empty for other kinds.
     pub folders: BTreeMap<String, String>,
 }
 

@@ -19,7 +19,7 @@ pub struct SplitCounts {
 
 /// Serialises exactly as `{"kind", "root", "classes", "class_names", "splits": {"train", "val",
 /// "test"}, "with_text", "missing_files"}` (DESIGN.md §7), plus `"folders": {role: path}` where
-/// the reader chose among layouts (Ingredient-101, issue 16).
+/// the reader chose among layouts (Ingredient-101), so a user sees which folders were read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InspectReport {
     /// `manifest`, `imagefolder`, `vireo172` or `ingredient101`.

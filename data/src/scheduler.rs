@@ -1,5 +1,5 @@
 //! Splitting work into `k/n` shares, and `auto`: taking `k/n` from a cluster scheduler's job
-//! array (issue 15). `marnet-extract run --shard` and `marnet-heads sweep --worker` both parse
+//! array. `marnet-extract run --shard` and `marnet-heads sweep --worker` both parse
 //! their flag into a [`ShareSpec`] and resolve it here, so the two agree on every variable.
 //!
 //! - Slurm job arrays (`sbatch --array=0-3`, see `sbatch(1)`, "OUTPUT ENVIRONMENT VARIABLES"):

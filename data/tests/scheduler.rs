@@ -1,4 +1,4 @@
-//! `k/n` shares and `auto` from a scheduler's environment (issue 15). The environment is a
+//! `k/n` shares and `auto` from a scheduler's environment. The environment is a
 //! map here, never the process's. Expected shares are worked out by hand in the comments from
 //! the variables Slurm documents for `sbatch --array` (sbatch(1), OUTPUT ENVIRONMENT VARIABLES).
 

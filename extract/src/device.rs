@@ -1,5 +1,5 @@
 //! Device and dtype selection for the `--device cpu|cuda|cuda:N` and `--dtype f32|bf16|f16` flags
-//! of every binary (DESIGN.md section 7, issue 14). CUDA needs the crate's `cuda` cargo feature.
+//! of every binary (DESIGN.md section 7; docs/gpu.md). CUDA needs the crate's `cuda` cargo feature.
 
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
@@ -39,7 +39,7 @@ pub fn parse_device_name(name: &str) -> Result<DeviceName> {
 /// `cuda` feature, when the CUDA device cannot be opened (no NVIDIA driver, no GPU, or an ordinal
 /// past the number of GPUs), or when candle's kernels do not load on it (a driver older than the
 /// toolkit that compiled them; see [`explain_kernel_error`]). A `cuda` build still needs the
-/// driver's `libcuda.so.1` to start at all (see README "GPU").
+/// driver's `libcuda.so.1` to start at all (see docs/gpu.md).
 pub fn select_device(name: &str) -> Result<Device> {
     let ordinal = match parse_device_name(name)? {
         DeviceName::Cpu => return Ok(Device::Cpu),
@@ -48,7 +48,7 @@ pub fn select_device(name: &str) -> Result<Device> {
     if !candle_core::utils::cuda_is_available() {
         bail!(
             "device {:?} asked for, but this binary was built without the `cuda` feature: `just build-cuda` \
-             builds one into target/cuda/release (README \"GPU\")",
+             builds one into target/cuda/release (docs/gpu.md)",
             name.trim()
         );
     }

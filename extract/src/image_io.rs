@@ -12,7 +12,7 @@
 //! files both paths are the same decoder with the same output colour space, so pixels are equal
 //! (test).
 //!
-//! The EXIF orientation (all 8 values) is applied after decoding (issue 16), as Pillow's
+//! The EXIF orientation (all 8 values) is applied after decoding, as Pillow's
 //! `ImageOps.exif_transpose` in transformers' `load_image` and torchvision's
 //! `apply_exif_orientation` do, so a phone photo stored sideways with `Orientation = 6` is seen
 //! upright. The value is read by the `image` crate (`ImageDecoder::orientation`; for the strict
@@ -36,7 +36,7 @@ pub const MAX_SIDE: u32 = 16_384;
 pub const MAX_ALLOC: u64 = 1 << 30;
 
 /// Value recorded as `"exif_orientation"` in the preprocessing metadata of caches whose images
-/// were turned upright by their EXIF orientation (issue 16). Caches without it were extracted
+/// were turned upright by their EXIF orientation. Caches without it were extracted
 /// by older builds that ignored the tag.
 pub const EXIF_ORIENTATION: &str = "applied";
 

@@ -133,7 +133,7 @@ impl Preprocessor {
 
     /// JSON description for the cache metadata: size, resize, resample, crop, rescale, mean, std,
     /// and `"exif_orientation": "applied"` ([`image_io::EXIF_ORIENTATION`]: images are turned
-    /// upright before preprocessing, issue 16; caches without the key predate it and are refused
+    /// upright before preprocessing; caches without the key predate it and are refused
     /// on resume).
     pub fn describe(&self) -> Value {
         let resize = match self.resize {

@@ -1,5 +1,5 @@
 //! The encoders on a CUDA device against the same golden outputs of transformers as the CPU
-//! parity tests (tools/make_reference.py, float32), issue 14. Compiled only with the `cuda`
+//! parity tests (tools/make_reference.py, float32). Compiled only with the `cuda`
 //! feature and ignored by default: they need an NVIDIA GPU. `scripts/gpu-check.sh` runs them with
 //! `cargo test --features cuda -- --ignored`; `MARNET_CUDA_DEVICE` picks the device (default
 //! `cuda:0`).

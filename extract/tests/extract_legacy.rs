@@ -1,4 +1,4 @@
-//! A cache written before the sidecars were hidden (schema version 1, issue 15) is still read,
+//! A cache written before the sidecars were hidden (schema version 1) is still read,
 //! and resuming it renames its sidecars without rewriting its parts.
 //!
 //! `fixtures/cache_v1/` was written by the schema version 1 build (commit 9192b7c) with, from

@@ -47,7 +47,7 @@ fn cache_has_every_row_with_dims_nulls_and_metadata() {
     assert!(m.text_normalize);
     assert_eq!(m.dtype, "f32");
     assert_eq!(m.preprocess["resample"], "bicubic", "preprocess metadata: {}", m.preprocess);
-    assert_eq!(m.preprocess["exif_orientation"], "applied", "issue 16: recorded in the preprocessing");
+    assert_eq!(m.preprocess["exif_orientation"], "applied", "the EXIF orientation is recorded in the preprocessing");
     assert_eq!(m.image_model_sha256.len(), 64);
     assert!(!out.path().join(".bad_inputs.jsonl").exists());
 }

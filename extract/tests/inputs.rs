@@ -1,4 +1,4 @@
-//! Images as people have them (issue 16): EXIF orientations, corrupt EXIF blocks, ICC profiles,
+//! Images as people have them: EXIF orientations, corrupt EXIF blocks, ICC profiles,
 //! CMYK and YCCK JPEGs, 16-bit PNGs with transparency, WebP, animated GIF, awkward file names.
 //! Fixtures and expected arrays: tools/make_input_fixtures.py (Pillow 11.0.0, run by hand; every
 //! expected file is Pillow's output, asserted by the script before writing).

@@ -24,7 +24,8 @@ fn clip_image_embeds_and_last_hidden_state_match_transformers() {
 }
 
 /// The default `cls` of a CLIP model with `visual_projection` is resolved to `pooler_output`
-/// (issue 13, point 5): the hidden-size feature before the projection, recorded as such.
+/// (the better feature on the demo, docs/extraction.md): the hidden-size feature before the
+/// projection, recorded as such.
 #[test]
 fn clip_default_is_pooler_output_before_the_projection() {
     let g = golden("clip");

@@ -2,11 +2,11 @@
 //! from the evaluation after them) on a synthetic cache of Vireo-Food172 size
 //! (66,071 train rows, 11,016 val, 33,154 test; x_v 768, x_s 384, 172 classes), CDR sampling time
 //! for the 33,154 test rows, peak memory (VmHWM) and the training loop's GFLOP/s against a
-//! measured matmul peak. Prints a markdown section for BENCHMARKS.md.
+//! measured matmul peak. Prints a markdown section for docs/benchmarks.md.
 //!
 //! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick] [--device cuda:N]`
 //! (`--quick` divides the row counts by 8; `--device` as in `marnet-heads train`, default cpu,
-//! cuda needs `--features cuda`; issue 14's GPU aim is a fusion epoch <= 1 s).
+//! cuda needs `--features cuda`; the GPU aim is a fusion epoch <= 1 s, docs/gpu.md).
 
 /// mimalloc, tuned in `main` by `keep_freed_memory` (see `marnet_data::alloc`).
 #[global_allocator]

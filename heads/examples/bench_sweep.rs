@@ -1,6 +1,6 @@
 //! `just bench` (sweep part): trials per minute of a fixed 16-trial fusion sweep on a synthetic
 //! cache (20 classes; 2,000 train, 400 val, 600 test rows; x_v 512, x_s 384), run with
-//! `--jobs 1` and `--jobs 2`, and the speed-up. Prints a markdown section for BENCHMARKS.md.
+//! `--jobs 1` and `--jobs 2`, and the speed-up. Prints a markdown section for docs/benchmarks.md.
 //!
 //! Each `--jobs` value runs in its own child process, as `marnet-heads sweep` does: candle sizes
 //! its elementwise thread pool once per process (see `marnet_heads::sweep::engine`).

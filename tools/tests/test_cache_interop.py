@@ -1,5 +1,5 @@
 """A feature cache folder opens as one table in pyarrow, pandas, polars, DuckDB and Hugging Face
-`datasets` (issue 15; DESIGN.md section 3: "pyarrow, polars and HF datasets must read the files
+`datasets` (docs/cache-format.md; DESIGN.md section 3: "pyarrow, polars and HF datasets must read the files
 as they are").
 
 The cache is written by the project's own writer: `marnet-extract run` (through `cargo run`, or

@@ -1,6 +1,6 @@
 """Tests of scripts/gpu-check.sh's argument handling and device detection (no GPU needed: a fake
 `nvidia-smi` stands in through NVIDIA_SMI) and of tools/gpu_check.py's checks on tiny inputs made
-here. Expected values are computed by hand in the comments. Issue 14.
+here. Expected values are computed by hand in the comments.
 """
 
 from __future__ import annotations

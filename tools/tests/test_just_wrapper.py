@@ -1,4 +1,4 @@
-"""Tests of the top-level `./just` wrapper and the README's two-command quick start (issue 18).
+"""Tests of the top-level `./just` wrapper and the README's two-command quick start.
 
 Each test copies the repository's files (what `git ls-files` lists, as in a fresh clone: no
 target/, no .venv) into a temporary folder and runs the wrapper there in a fresh environment whose

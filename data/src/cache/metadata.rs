@@ -3,7 +3,7 @@
 //! Parquet file key-value metadata, keys prefixed `marnet.`.
 //!
 //! `preprocess` holds `"exif_orientation": "applied"` from the build on that turns images upright
-//! by their EXIF orientation (issue 16); a cache without it is refused on resume and by
+//! by their EXIF orientation (as transformers' `load_image` does); a cache without it is refused on resume and by
 //! `marnet-heads predict`, with [`exif_orientation_hint`] saying why.
 
 use std::collections::BTreeMap;
@@ -186,7 +186,7 @@ impl CacheMetadata {
 }
 
 /// Name of the preprocessing key that records that images were turned upright by their EXIF
-/// orientation before preprocessing (issue 16).
+/// orientation before preprocessing (features of upright and of sideways photos must not mix).
 pub const EXIF_ORIENTATION_KEY: &str = "exif_orientation";
 
 /// The explanation to add when two preprocessing descriptions differ in whether the EXIF

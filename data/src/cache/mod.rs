@@ -1,6 +1,6 @@
 //! The feature cache (DESIGN.md §3): a folder of `part-NNNNN-of-MMMMM.parquet` files (zstd)
 //! plus hidden sidecars ([`sidecars`]: `.manifest.json`, and the extraction's own), so that
-//! dataframe libraries open the folder itself as one table (issue 15).
+//! dataframe libraries open the folder itself as one table.
 //!
 //! Columns: `id` utf8, `split` dictionary<int32, utf8>, `label` int32,
 //! `x_v` `fixed_size_list<float32>[D_v]`, `x_s` `fixed_size_list<float32>[D_s]` (null where the
@@ -29,7 +29,7 @@ pub use sidecars::MANIFEST_FILE;
 pub use writer::{CacheWriter, MAX_PARTS};
 
 /// Version of the cache layout written in `marnet.schema_version`; readers refuse versions
-/// outside [`OLDEST_READABLE_SCHEMA_VERSION`]`..=SCHEMA_VERSION`. Version 2 (issue 15) hides the
+/// outside [`OLDEST_READABLE_SCHEMA_VERSION`]`..=SCHEMA_VERSION`. Version 2 hides the
 /// sidecars (`.manifest.json` for `manifest.json`, ...); the parts are as in version 1.
 pub const SCHEMA_VERSION: u32 = 2;
 

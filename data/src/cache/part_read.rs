@@ -96,7 +96,8 @@ fn append_batch(part: &mut PartData, batch: &RecordBatch) -> anyhow::Result<()> 
     let mut all = vec![true; batch.num_rows()];
     copy_features(x_v, d_v, &part.ids[first..], "x_v", &mut part.x_v, &mut all)?;
     let x_s = feature_list(column(batch, "x_s")?, "x_s", d_s)?;
-    // Rows without text: `has_text` false (this writer) or a null `x_s` (DESIGN.md §3 variant).
+    // Rows without text: a null `x_s` (what the writer writes, DESIGN.md §3) or, in the older
+    // variant with a non-null `x_s`, `has_text` false.
     let mut has_text = Vec::with_capacity(batch.num_rows());
     match batch.column_by_name("has_text") {
         Some(col) => {

@@ -1,4 +1,4 @@
-//! Names of the files a cache folder holds beside its parts (issue 15), chosen so that dataframe
+//! Names of the files a cache folder holds beside its parts, chosen so that dataframe
 //! libraries opening the folder read the parts only.
 //!
 //! Every sidecar is a file directly in the folder whose name starts with `.` (measured with

@@ -8,7 +8,7 @@
 //! `classes.txt` in the root fixes the class order.
 //!
 //! A root holding a file this reader would pass over, a `manifest.*` or a `metadata.*` beside split
-//! folders, is refused with a pointer to `manifest:FILE` (issue 18): read as class sub-folders,
+//! folders, is refused with a pointer to `manifest:FILE`: read as class sub-folders,
 //! such a folder (e.g. the demo's `manifest.csv` + `images/`) would silently become one class.
 
 use std::collections::BTreeSet;

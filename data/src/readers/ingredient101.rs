@@ -1,4 +1,4 @@
-//! `ingredient101:DIR`: Ingredient-101 on top of Food-101 (DESIGN.md §4, issue 16).
+//! `ingredient101:DIR`: Ingredient-101 on top of Food-101 (DESIGN.md §4).
 //!
 //! Layout: an `images/<class>/<id>.jpg` folder and an `annotations` folder (ASCII case ignored),
 //! each directly under the root or one level down, as unpacking the two downloads side by side

@@ -54,7 +54,7 @@ impl RawRecord {
 }
 
 /// `root/rel`, or `root/` + `rel` in the other Unicode normalisation form (NFC or NFD) when only
-/// that file exists (issue 16): a manifest typed on Linux or Windows holds NFC names (`crème`
+/// that file exists: a manifest typed on Linux or Windows holds NFC names (`crème`
 /// as one `è`), files copied from macOS may be named in NFD (`e` + combining grave), and the
 /// reverse. ASCII paths are joined without touching the disk.
 pub(crate) fn resolve_unicode_form(root: &Path, rel: &str) -> PathBuf {

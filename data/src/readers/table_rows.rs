@@ -1,6 +1,6 @@
 //! The in-memory form of a tabular manifest, shared by the CSV/TSV/JSONL reader ([`super::table`])
 //! and the Parquet reader ([`super::parquet_table`]): the four columns of DESIGN.md §4 and the
-//! header matching. Split out of `table.rs` so the two readers do not import each other (issue 17).
+//! header matching. Split out of `table.rs` so the two readers do not import each other.
 
 use super::record::Origin;
 

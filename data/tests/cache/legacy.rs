@@ -1,4 +1,4 @@
-//! Caches written before the sidecars were hidden (schema version 1, issue 15): their
+//! Caches written before the sidecars were hidden (schema version 1): their
 //! `manifest.json` is still read, and a resuming writer renames every old sidecar.
 
 use marnet_data::cache::sidecars::{existing_sidecar, migrate_legacy_sidecars, MANIFEST_FILE};

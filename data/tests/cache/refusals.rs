@@ -52,7 +52,7 @@ fn writer_refuses_a_folder_of_other_models_or_dims() {
     assert!(err.contains("part-00000-of-00002.parquet") && err.contains("marnet.text_model_sha256"), "{err}");
 }
 
-/// A cache written before EXIF orientation was applied (issue 16: no `exif_orientation` in its
+/// A cache written before EXIF orientation was applied (no `exif_orientation` in its
 /// preprocessing) is refused by a build that applies it, and the message says why.
 #[test]
 fn writer_refuses_a_cache_that_ignored_exif_orientation() {
@@ -116,7 +116,7 @@ fn writer_refuses_nan_rows() {
     assert!(err.contains("label 3 out of range for 3 classes"), "{err}");
 }
 
-/// Writes a part by hand, bypassing the writer's checks, in the DESIGN.md §3 variant: no
+/// Writes a part by hand, bypassing the writer's checks, in the DESIGN.md §3 layout: no
 /// `has_text` column and `x_s` null where a row has no text. Rows a.jpg, b.jpg, c.jpg (c has
 /// no text); `x_s_b` is b.jpg's text feature.
 fn hand_written_part(path: &std::path::Path, kv: HashMap<String, String>, x_s_b: [f32; 2]) {

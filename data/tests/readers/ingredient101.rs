@@ -46,7 +46,7 @@ fn folders(root: &std::path::Path) -> (String, String, Vec<String>) {
     (report.folders["annotations"].clone(), report.folders["images"].clone(), ids)
 }
 
-/// The two downloads unpacked side by side (issue 16): `food-101/images` (with `food-101/meta`)
+/// The two downloads unpacked side by side, as people have them: `food-101/images` (with `food-101/meta`)
 /// next to `Ingredients101/Annotations`. Same samples as the flat fixture, ids under
 /// `food-101/images/`; `inspect` names both folders.
 #[test]

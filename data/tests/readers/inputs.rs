@@ -1,4 +1,4 @@
-//! Manifests and folders as people have them (issue 16): a manifest saved by Excel (UTF-8 BOM,
+//! Manifests and folders as people have them: a manifest saved by Excel (UTF-8 BOM,
 //! CRLF, `;` separator), Windows and `./` paths, file names with spaces and non-ASCII characters
 //! in NFC and NFD, upper-case extensions, and a manifest that is not UTF-8.
 

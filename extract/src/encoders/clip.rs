@@ -8,7 +8,7 @@
 //! resolved before it gets here ([`super::pooling::resolve_image_pooling`]).
 //!
 //! The embeddings and LayerNorms are candle ops; the encoder layers run on the host kernels of
-//! [`super::host_clip`] for CPU f32 (1.2x faster per image on the demo model, BENCHMARKS.md) and
+//! [`super::host_clip`] for CPU f32 (1.2x faster per image on the demo model, docs/benchmarks.md) and
 //! as candle-transformers' `ClipEncoder` otherwise (CUDA, f16).
 
 use super::host_clip::HostClipEncoder;

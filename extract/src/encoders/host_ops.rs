@@ -7,7 +7,7 @@
 //! head-split copies, a 5-op softmax with libm's scalar `expf`, a head-merge copy, a 3-op
 //! QuickGELU, two residual adds), each a fresh buffer and a pass over memory, and the 12·batch
 //! per-head products ran one after the other, each split over the cores. Together they were
-//! ~30 % of an image's forward time on 2 cores (profile in BENCHMARKS.md); here a layer makes
+//! ~30 % of an image's forward time on 2 cores (profile in docs/benchmarks.md); here a layer makes
 //! 4 large gemm calls, one parallel pass each for the two LayerNorms and QuickGELU, and the
 //! attention.
 //!

@@ -26,8 +26,8 @@ pub enum Pooling {
     ImageEmbeds,
 }
 
-/// What `cls` (the default) means for CLIP image models (issue 13, point 5: chosen by the 3-seed
-/// val top-1 of `probe` and `fusion` on the demo; README "Encoders").
+/// What `cls` (the default) means for CLIP image models (chosen by the 3-seed val top-1 of
+/// `probe` and `fusion` on the demo; docs/extraction.md "Encoders").
 pub const CLIP_CLS_DEFAULT: Pooling = Pooling::PoolerOutput;
 
 impl Pooling {

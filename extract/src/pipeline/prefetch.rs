@@ -2,7 +2,7 @@
 //! order, decodes and preprocesses each batch's images in parallel with rayon, and hands the
 //! batch over a bounded channel while the consumer embeds the previous one (DESIGN.md section 7:
 //! decoding never waits for the model, the model rarely waits for decoding). Both sides are
-//! timed so the run summary shows the split (issue 14).
+//! timed so the run summary shows the split (which side limits the speed, on a GPU decoding).
 
 use crate::preprocess::Preprocessor;
 use marnet_data::Sample;

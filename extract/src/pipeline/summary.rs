@@ -1,5 +1,6 @@
 //! What one `marnet-extract run` did, printed at the end (DESIGN.md section 7), with the split of
-//! the time between image decoding and the model's forward passes (issue 14, point 4).
+//! the time between image decoding and the model's forward passes, so that a user sees which of
+//! the two limits the speed.
 
 use marnet_data::Split;
 use std::fmt;

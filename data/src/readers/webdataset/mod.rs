@@ -49,7 +49,7 @@ pub fn load(spec: &Path, options: &DatasetOptions) -> anyhow::Result<Dataset> {
                 Some(t) => Some(serde_json::from_str::<Value>(t).with_context(|| format!("{place}: {}.json", s.key))?),
                 None => None,
             };
-            let label = label_of(&s.small, json.as_ref(), options).with_context(|| format!("{place}"))?;
+            let label = label_of(&s.small, json.as_ref(), options).with_context(|| place.clone())?;
             let text = text_of(&s.small, json.as_ref(), options);
             let split = match (shard_split, json.as_ref().and_then(|j| j.get("split")).and_then(Value::as_str)) {
                 (Some(sp), _) => sp,

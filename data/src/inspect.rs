@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::{load_dataset, Dataset, Split};
+use crate::{load_dataset_with, Dataset, DatasetOptions, Split};
 
 /// Number of samples per split.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -19,10 +19,12 @@ pub struct SplitCounts {
 
 /// Serialises exactly as `{"kind", "root", "classes", "class_names", "splits": {"train", "val",
 /// "test"}, "with_text", "missing_files"}` (DESIGN.md §7), plus `"folders": {role: path}` where
-/// the reader chose among layouts (Ingredient-101), so a user sees which folders were read.
+/// the reader chose among layouts (Ingredient-101) and `"warnings": [..]` when the reader
+/// warned. For `hf` and `webdataset`, `missing_files` counts samples whose Parquet file or shard
+/// is missing (image bytes are not read).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InspectReport {
-    /// `manifest`, `imagefolder`, `vireo172` or `ingredient101`.
+    /// `manifest`, `imagefolder`, `vireo172`, `ingredient101`, `hf` or `webdataset`.
     pub kind: String,
     /// The dataset root as given (image paths are relative to it).
     pub root: String,
@@ -39,6 +41,10 @@ pub struct InspectReport {
     /// The folders used, by role, relative to `root` ([`Dataset::folders`]); left out when empty.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub folders: BTreeMap<String, String>,
+    /// The reader's warnings ([`Dataset::warnings`], e.g. `labels run 1..172: class 0 has no
+    /// sample`); left out when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl InspectReport {
@@ -57,6 +63,7 @@ impl InspectReport {
             with_text: dataset.count_with_text(),
             missing_files: dataset.missing_files().len(),
             folders: dataset.folders.clone(),
+            warnings: dataset.warnings.clone(),
         }
     }
 }
@@ -66,5 +73,13 @@ impl InspectReport {
 /// # Errors
 /// As [`load_dataset`].
 pub fn inspect(spec: &str) -> anyhow::Result<InspectReport> {
-    Ok(InspectReport::of(&load_dataset(spec)?))
+    inspect_with(spec, &DatasetOptions::default())
+}
+
+/// [`inspect`] with column and key choices for the `hf` and `webdataset` kinds.
+///
+/// # Errors
+/// As [`crate::load_dataset_with`].
+pub fn inspect_with(spec: &str, options: &DatasetOptions) -> anyhow::Result<InspectReport> {
+    Ok(InspectReport::of(&load_dataset_with(spec, options)?))
 }

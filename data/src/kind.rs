@@ -17,16 +17,24 @@ pub enum DatasetKind {
     Vireo172,
     /// Ingredient-101: Food-101 `images/` plus the `annotations/` folder.
     Ingredient101,
+    /// Hugging Face `datasets` Parquet (the Hub's `data/train-00000-of-00001.parquet`,
+    /// `Dataset.to_parquet`) and img2dataset's Parquet output.
+    Hf,
+    /// webdataset / img2dataset tar shards (a folder or a brace pattern).
+    WebDataset,
 }
 
 impl DatasetKind {
-    /// The spec prefix: `manifest`, `imagefolder`, `vireo172` or `ingredient101`.
+    /// The spec prefix: `manifest`, `imagefolder`, `vireo172`, `ingredient101`, `hf` or
+    /// `webdataset`.
     pub fn as_str(self) -> &'static str {
         match self {
             DatasetKind::Manifest => "manifest",
             DatasetKind::ImageFolder => "imagefolder",
             DatasetKind::Vireo172 => "vireo172",
             DatasetKind::Ingredient101 => "ingredient101",
+            DatasetKind::Hf => "hf",
+            DatasetKind::WebDataset => "webdataset",
         }
     }
 }
@@ -43,14 +51,18 @@ impl FromStr for DatasetKind {
     /// Parses a kind name (ASCII case ignored).
     ///
     /// # Errors
-    /// An unknown kind; the message lists the four accepted ones.
+    /// An unknown kind; the message lists the accepted ones.
     fn from_str(s: &str) -> anyhow::Result<DatasetKind> {
         match s.trim().to_ascii_lowercase().as_str() {
             "manifest" => Ok(DatasetKind::Manifest),
             "imagefolder" => Ok(DatasetKind::ImageFolder),
             "vireo172" => Ok(DatasetKind::Vireo172),
             "ingredient101" => Ok(DatasetKind::Ingredient101),
-            _ => anyhow::bail!("unknown dataset kind {s:?}: expected manifest, imagefolder, vireo172 or ingredient101"),
+            "hf" => Ok(DatasetKind::Hf),
+            "webdataset" | "wds" => Ok(DatasetKind::WebDataset),
+            _ => anyhow::bail!(
+                "unknown dataset kind {s:?}: expected manifest, imagefolder, vireo172, ingredient101, hf or webdataset"
+            ),
         }
     }
 }

@@ -12,6 +12,10 @@
 //! files both paths are the same decoder with the same output colour space, so pixels are equal
 //! (test).
 //!
+//! Images stored inside Parquet files or tar shards are decoded from their bytes in memory by
+//! the same code ([`decode_rgb_bytes`]), so a file and the same bytes in a shard give equal
+//! pixels.
+//!
 //! The EXIF orientation (all 8 values) is applied after decoding, as Pillow's
 //! `ImageOps.exif_transpose` in transformers' `load_image` and torchvision's
 //! `apply_exif_orientation` do, so a phone photo stored sideways with `Orientation = 6` is seen
@@ -55,21 +59,37 @@ pub fn decode_rgb(path: &Path) -> Result<RgbImage> {
 /// Errors: as [`decode_rgb`]. A missing or unreadable EXIF block is not an error (upright).
 pub fn decode_upright(path: &Path) -> Result<DynamicImage> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot open image {}", path.display()))?;
+    decode_upright_bytes(&bytes, &path.display().to_string(), Some(path))
+}
+
+/// Decodes encoded image bytes (a Parquet cell, a tar member) to 8-bit RGB, as [`decode_rgb`]
+/// does for files: same decoders, same EXIF handling, so the same bytes give the same pixels.
+/// `name` (e.g. `shard.tar:000001.jpg`) is used in errors and its extension, when it has one,
+/// picks the format if the magic bytes are unknown.
+///
+/// Errors: as [`decode_rgb`], naming `name`.
+pub fn decode_rgb_bytes(bytes: &[u8], name: &str) -> Result<RgbImage> {
+    Ok(to_rgb(decode_upright_bytes(bytes, name, Some(Path::new(name)))?))
+}
+
+/// The decoding behind [`decode_upright`] and [`decode_rgb_bytes`]: `name` appears in errors,
+/// `hint` (a file name) gives the format when the magic bytes do not.
+fn decode_upright_bytes(bytes: &[u8], name: &str, hint: Option<&Path>) -> Result<DynamicImage> {
     if bytes.is_empty() {
-        bail!("cannot decode image {}: empty file (0 bytes)", path.display());
+        bail!("cannot decode image {name}: empty file (0 bytes)");
     }
-    let mut reader = ImageReader::new(Cursor::new(&bytes))
+    let mut reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
-        .with_context(|| format!("cannot read image {}", path.display()))?;
+        .with_context(|| format!("cannot read image {name}"))?;
     if reader.format().is_none() {
         // Unknown magic bytes: try the extension, as `ImageReader::open` does.
-        if let Ok(format) = ImageFormat::from_path(path) {
+        if let Some(format) = hint.and_then(|p| ImageFormat::from_path(p).ok()) {
             reader.set_format(format);
         }
     }
     if reader.format() == Some(ImageFormat::Jpeg) {
         if let Some((mut img, orientation)) =
-            decode_jpeg_strict(&bytes).with_context(|| format!("cannot decode image {}", path.display()))?
+            decode_jpeg_strict(bytes).with_context(|| format!("cannot decode image {name}"))?
         {
             img.apply_orientation(orientation);
             return Ok(img);
@@ -82,13 +102,12 @@ pub fn decode_upright(path: &Path) -> Result<DynamicImage> {
     reader.limits(limits);
     // The image crate's error text already ends with its cause, so the cause is not chained
     // again (anyhow would print it twice).
-    let failed =
-        |e: image::ImageError| anyhow::anyhow!("cannot decode image {}: {}", path.display(), e.to_string().trim());
+    let failed = |e: image::ImageError| anyhow::anyhow!("cannot decode image {name}: {}", e.to_string().trim());
     let mut decoder = reader.into_decoder().map_err(failed)?;
     let orientation = decoder.orientation().unwrap_or(Orientation::NoTransforms);
     if decoder.total_bytes() > MAX_ALLOC {
         let (w, h) = decoder.dimensions();
-        bail!("cannot decode image {}: {w}x{h} needs more than {MAX_ALLOC} bytes decoded", path.display());
+        bail!("cannot decode image {name}: {w}x{h} needs more than {MAX_ALLOC} bytes decoded");
     }
     let mut img = DynamicImage::from_decoder(decoder).map_err(failed)?;
     img.apply_orientation(orientation);

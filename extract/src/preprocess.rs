@@ -159,6 +159,13 @@ impl Preprocessor {
         Ok(self.process_rgb(&image_io::decode_rgb(path)?))
     }
 
+    /// Decodes and preprocesses encoded image bytes (a Parquet cell, a tar member; `name`
+    /// says where they came from, for errors): `(3, H, W)` f32, CHW order, equal to
+    /// [`Preprocessor::load`] of a file holding the same bytes.
+    pub fn load_bytes(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>> {
+        Ok(self.process_rgb(&image_io::decode_rgb_bytes(bytes, name)?))
+    }
+
     /// Preprocesses a decoded image (alpha composited on white first): `(3, H, W)` f32.
     pub fn from_image(&self, img: DynamicImage) -> Vec<f32> {
         self.process_rgb(&image_io::to_rgb(img))

@@ -113,6 +113,7 @@ fn class_folder_records(root: &Path, dir: &Path, split: Split) -> anyhow::Result
                 label: label.clone(),
                 split,
                 origin: Origin { file: class_dir.clone(), number: i + 1, unit: "image" },
+                image: None,
             });
         }
     }

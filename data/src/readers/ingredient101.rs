@@ -19,6 +19,7 @@ use super::files::{find_child_ci, is_named_ci, rel_id, require_child_ci, sorted_
 use super::labels::read_class_list;
 use super::lines::{read_lines, read_nonblank_lines};
 use super::record::{normalize_rel_path, Origin, RawRecord};
+use super::unique::UniqueIds;
 use crate::{Dataset, DatasetKind, Split};
 
 /// Loads Ingredient-101 rooted at `root`.
@@ -46,6 +47,7 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
     let images_rel = rel_id(root, &images);
 
     let mut samples = Vec::new();
+    let mut ids = UniqueIds::default();
     for split in Split::ALL {
         let name = split.as_str();
         let Some(images_file) = find_child_ci(&ann, &format!("{name}_images.txt")) else {
@@ -89,7 +91,9 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
                 label: index.to_string(),
                 split,
                 origin: Origin::line(&images_file, image.number),
+                image: None,
             };
+            ids.insert(&record.rel_path, &record.origin)?;
             samples.push(record.into_sample(root, index as u32));
         }
     }

@@ -15,6 +15,7 @@ use super::labels::{read_class_list, resolve_labels};
 use super::record::{non_empty_text, normalize_rel_path, RawRecord};
 use super::table::{read_table, EXTENSIONS};
 use super::table_rows::Table;
+use super::unique::check_unique;
 use crate::{Dataset, DatasetKind, Split};
 
 /// Loads a manifest file, or the single `metadata.*` / `manifest.*` inside a folder.
@@ -107,6 +108,7 @@ pub(crate) fn table_records(table: &Table, prefix: &str, split: Option<Split>) -
             label,
             split,
             origin,
+            image: None,
         });
     }
     Ok(records)
@@ -115,14 +117,19 @@ pub(crate) fn table_records(table: &Table, prefix: &str, split: Option<Split>) -
 /// Resolves labels and builds the dataset.
 ///
 /// # Errors
-/// As [`resolve_labels`].
+/// A repeated sample id (both places named), or as [`resolve_labels`].
 pub(crate) fn build(
     kind: DatasetKind,
     root: PathBuf,
     records: Vec<RawRecord>,
     classes: Option<Vec<String>>,
 ) -> anyhow::Result<Dataset> {
-    let (class_names, labels) = resolve_labels(&records, classes)?;
-    let samples = records.into_iter().zip(labels).map(|(r, l)| r.into_sample(&root, l)).collect();
-    Ok(Dataset::new(kind, root, class_names, samples))
+    check_unique(records.iter().map(|r| (r.rel_path.as_str(), &r.origin)))?;
+    let resolved = resolve_labels(&records, classes)?;
+    let samples = records.into_iter().zip(resolved.labels).map(|(r, l)| r.into_sample(&root, l)).collect();
+    let dataset = Dataset::new(kind, root, resolved.names, samples);
+    Ok(match resolved.warning {
+        Some(w) => dataset.with_warning(w),
+        None => dataset,
+    })
 }

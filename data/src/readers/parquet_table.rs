@@ -54,7 +54,7 @@ pub(crate) fn read_parquet_table(path: &Path) -> anyhow::Result<Table> {
 ///
 /// # Errors
 /// A column type other than strings, integers, floats or a dictionary of those.
-fn column_strings(array: &dyn Array) -> anyhow::Result<Vec<Option<String>>> {
+pub(crate) fn column_strings(array: &dyn Array) -> anyhow::Result<Vec<Option<String>>> {
     fn prim<T: ArrowPrimitiveType>(array: &dyn Array) -> Vec<Option<String>>
     where
         T::Native: ToString,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::{Sample, Split};
+use crate::{ImageSource, Sample, Split};
 
 /// Where a row was read: a file and a 1-based line (or row, for Parquet) number.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,19 +37,18 @@ pub(crate) struct RawRecord {
     pub label: String,
     pub split: Split,
     pub origin: Origin,
+    /// The container file and place of the image when it is not the file `root/rel_path`
+    /// (Parquet cells, tar members); `None` for loose files.
+    pub image: Option<(PathBuf, ImageSource)>,
 }
 
 impl RawRecord {
     /// The finished sample under `root` with the resolved class index. The id is the path as
     /// written; the image path is [`resolve_unicode_form`]'s.
     pub fn into_sample(self, root: &Path, label: u32) -> Sample {
-        Sample {
-            image_path: resolve_unicode_form(root, &self.rel_path),
-            id: self.rel_path,
-            text: self.text,
-            label,
-            split: self.split,
-        }
+        let (image_path, source) =
+            self.image.unwrap_or_else(|| (resolve_unicode_form(root, &self.rel_path), ImageSource::File));
+        Sample { image_path, id: self.rel_path, source, text: self.text, label, split: self.split }
     }
 }
 

@@ -17,6 +17,7 @@ use anyhow::Context;
 use super::files::{find_child_ci, require_child_ci};
 use super::lines::{read_lines, read_nonblank_lines};
 use super::record::{Origin, RawRecord};
+use super::unique::UniqueIds;
 use crate::{Dataset, DatasetKind, Split};
 
 /// The split files and their splits; `VAL.txt` may be absent.
@@ -40,6 +41,7 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
     let images_rel = images.file_name().map_or("ready_chinese_food".into(), |n| n.to_string_lossy().into_owned());
 
     let mut samples = Vec::new();
+    let mut ids = UniqueIds::default();
     for (name, split, required) in SPLIT_FILES {
         let path = match find_child_ci(&meta, name).or_else(|| find_child_ci(root, name)) {
             Some(p) => p,
@@ -60,7 +62,9 @@ pub fn load(root: &Path) -> anyhow::Result<Dataset> {
                 label: rel.label.to_string(),
                 split,
                 origin,
+                image: None,
             };
+            ids.insert(&record.rel_path, &record.origin)?;
             samples.push(record.into_sample(root, rel.label));
         }
     }

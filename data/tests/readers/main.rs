@@ -4,10 +4,12 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod duplicates_labels;
 mod errors;
 mod imagefolder;
 mod ingredient101;
 mod inputs;
 mod inspect;
 mod manifest;
+mod sources;
 mod vireo172;

@@ -1,9 +1,12 @@
 //! Command-line interface of `marnet-extract` (DESIGN.md section 7): one file per subcommand.
 
+mod dataset_flags;
 mod inspect;
 mod run;
 
 use clap::{Parser, Subcommand};
+
+pub use dataset_flags::DatasetFlags;
 
 /// Stage one of marnet: frozen image and text encoders writing `x_v`, `x_s` to a Parquet cache.
 #[derive(Debug, Parser)]

@@ -11,9 +11,13 @@ use std::path::PathBuf;
 /// Flags of `marnet-extract run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Dataset as KIND:PATH, KIND one of manifest, imagefolder, vireo172, ingredient101.
+    /// Dataset as KIND:PATH, KIND one of manifest, imagefolder, vireo172, ingredient101,
+    /// hf (Parquet file or folder), webdataset (tar shards: a folder, a file or a brace pattern).
     #[arg(long)]
     pub dataset: String,
+    /// Columns (hf) and JSON keys (webdataset) of the image, label and text.
+    #[command(flatten)]
+    pub dataset_flags: super::DatasetFlags,
     /// Image model (vit, clip_vision_model): a local folder with config.json + model.safetensors, or a hub id.
     #[arg(long)]
     pub image_model: String,
@@ -78,6 +82,7 @@ impl RunArgs {
         }
         Ok(ExtractOptions {
             dataset: self.dataset.clone(),
+            dataset_options: self.dataset_flags.options(),
             image_model: self.image_model.clone(),
             text_model: self.text_model.clone(),
             out: self.out.clone(),

@@ -19,6 +19,7 @@ pub mod part;
 pub mod plan;
 pub mod prefetch;
 pub mod progress;
+pub mod sources;
 pub mod summary;
 
 pub use crate::encoders::CPU_MICRO_BATCH;
@@ -32,7 +33,7 @@ use crate::{parse_dtype, select_device};
 use anyhow::{bail, Context, Result};
 use candle_core::DType;
 use marnet_data::cache::{CacheMetadata, CacheWriter};
-use marnet_data::{load_dataset, Sample};
+use marnet_data::{load_dataset_with, DatasetOptions, Sample};
 use part::{wants_text, PartRows};
 use prefetch::PreparedBatch;
 use std::path::PathBuf;
@@ -49,6 +50,8 @@ pub const DEFAULT_BATCH_SIZE: usize = 16;
 pub struct ExtractOptions {
     /// Dataset as `KIND:PATH`.
     pub dataset: String,
+    /// Column and key choices of the `hf` and `webdataset` kinds.
+    pub dataset_options: DatasetOptions,
     /// Image model: local folder or hub id.
     pub image_model: String,
     /// Text model: local folder or hub id.
@@ -85,6 +88,7 @@ impl ExtractOptions {
     pub fn new(dataset: &str, image_model: &str, text_model: &str, out: impl Into<PathBuf>) -> ExtractOptions {
         ExtractOptions {
             dataset: dataset.into(),
+            dataset_options: DatasetOptions::default(),
             image_model: image_model.into(),
             text_model: text_model.into(),
             out: out.into(),
@@ -156,7 +160,7 @@ pub fn json_fixpoint(value: &serde_json::Value) -> serde_json::Value {
 /// the file; parts written before stay valid); `stop_after_parts` reached.
 pub fn run_extraction(opts: &ExtractOptions) -> Result<Summary> {
     anyhow::ensure!(opts.batch_size >= 1, "--batch-size must be at least 1");
-    let dataset = load_dataset(&opts.dataset)?;
+    let dataset = load_dataset_with(&opts.dataset, &opts.dataset_options)?;
     let mut samples = dataset.samples;
     if let Some(limit) = opts.limit {
         samples.truncate(limit);
@@ -258,7 +262,7 @@ impl Consumer<'_> {
                 Err(e) if self.opts.on_bad_image == BadImagePolicy::Skip => {
                     rows.bad.push(BadInput {
                         id: sample.id.clone(),
-                        path: sample.image_path.display().to_string(),
+                        path: sample.location().to_string(),
                         reason: format!("{e:#}"),
                     });
                     summary.skipped += 1;
@@ -267,7 +271,7 @@ impl Consumer<'_> {
                     return Err(e.context(format!(
                         "sample {:?}: unusable image {} (pass --on-bad-image skip to leave such samples out; parts already written are kept)",
                         sample.id,
-                        sample.image_path.display()
+                        sample.location()
                     )))
                 }
             }

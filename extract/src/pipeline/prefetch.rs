@@ -1,12 +1,13 @@
 //! Image decoding and preprocessing ahead of the model: a producer thread walks the batches in
-//! order, decodes and preprocesses each batch's images in parallel with rayon, and hands the
+//! order, reads the images held in Parquet files or tar shards in order ([`super::sources`]),
+//! decodes and preprocesses each batch's images in parallel with rayon, and hands the
 //! batch over a bounded channel while the consumer embeds the previous one (DESIGN.md section 7:
 //! decoding never waits for the model, the model rarely waits for decoding). Both sides are
 //! timed so the run summary shows the split (which side limits the speed, on a GPU decoding).
 
 use crate::preprocess::Preprocessor;
+use marnet_data::image_bytes::ImageBytesReader;
 use marnet_data::Sample;
-use rayon::prelude::*;
 use std::ops::Range;
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::thread::{Scope, ScopedJoinHandle};
@@ -55,9 +56,11 @@ pub fn spawn<'scope, 'env>(
     let (tx, rx) = sync_channel(PREFETCH_DEPTH);
     let handle = scope.spawn(move || {
         let mut blocked = 0.0;
+        // One reader for the whole run: batches come in sample order, so shards stream.
+        let mut reader = ImageBytesReader::new();
         for (part, range) in batches {
             let started = Instant::now();
-            let pixels = samples[range.clone()].par_iter().map(|s| preprocessor.load(&s.image_path)).collect();
+            let pixels = super::sources::prepare(&samples[range.clone()], &mut reader, preprocessor);
             let decode_seconds = started.elapsed().as_secs_f64();
             let sending = Instant::now();
             let sent = tx.send(PreparedBatch { part, range, pixels, decode_seconds });

@@ -180,7 +180,7 @@ impl CandleLayers {
 /// The layer stack on the implementation that suits the device and dtype.
 pub enum TowerLayers {
     /// CPU f32: [`HostLayers`].
-    Host(HostLayers),
+    Host(Box<HostLayers>),
     /// Anything else.
     Candle(CandleLayers),
 }
@@ -189,7 +189,7 @@ impl TowerLayers {
     /// Host kernels when `vb` is on the CPU in f32, candle ops otherwise.
     pub fn new(vb: VarBuilder, spec: &LayerSpec) -> Result<Self> {
         if vb.device().is_cpu() && vb.dtype() == DType::F32 {
-            Ok(TowerLayers::Host(HostLayers::new(vb, spec)?))
+            Ok(TowerLayers::Host(Box::new(HostLayers::new(vb, spec)?)))
         } else {
             Ok(TowerLayers::Candle(CandleLayers::new(vb, spec)?))
         }

@@ -64,7 +64,7 @@ pub struct Dinov2Cfg {
 impl Dinov2Cfg {
     /// Hidden width of `Dinov2SwiGLUFFN`: `(int(intermediate_size · 2 / 3) + 7) / 8 · 8`.
     pub fn swiglu_hidden(&self) -> usize {
-        (self.intermediate_size * 2 / 3 + 7) / 8 * 8
+        (self.intermediate_size * 2 / 3).div_ceil(8) * 8
     }
 
     /// Side of the checkpoint's position grid, `image_size / patch_size`.

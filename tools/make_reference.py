@@ -11,9 +11,11 @@ transformers (eager attention, float32, CPU):
              1_Pooling/config.json, sentence_bert_config.json}
   tiny/images/*.png|jpg
   tiny/golden/{vit,clip,bert}.safetensors, tiny/golden/texts.json
+  tiny/{dinov2,dinov2_swiglu,siglip,siglip_full}/ and their goldens (tools/make_reference_towers.py)
 
 Run by hand (pinned versions in tools/requirements-reference.txt); the Rust tests only read the
-files. Deterministic: fixed seeds.
+files. Deterministic: fixed seeds. `make_reference.py towers` rewrites only the DINOv2 and SigLIP
+folders and goldens, keeping the other fixtures as they are.
 """
 import json
 import os
@@ -232,17 +234,29 @@ def make_bert():
 
 
 def main():
-    if os.path.isdir(ROOT):
-        shutil.rmtree(ROOT)
-    os.makedirs(GOLD)
-    names = make_images()
-    make_vit(names)
-    make_clip(names)
-    make_bert()
     import hashlib
-    hashes = {m: hashlib.sha256(open(os.path.join(ROOT, m, "model.safetensors"), "rb").read()).hexdigest()
-              for m in ("vit", "clip", "bert")}
-    json.dump(hashes, open(os.path.join(GOLD, "sha256.json"), "w"), indent=2)
+    import sys
+
+    from make_reference_towers import make_towers
+    towers_only = sys.argv[1:] == ["towers"]
+    if towers_only:
+        names = sorted(os.listdir(IMG))
+        models = []
+    else:
+        if os.path.isdir(ROOT):
+            shutil.rmtree(ROOT)
+        os.makedirs(GOLD)
+        names = make_images()
+        make_vit(names)
+        make_clip(names)
+        make_bert()
+        models = ["vit", "clip", "bert"]
+    models += make_towers(ROOT, GOLD, names, pixel_values, key, perturb, load_rgb)
+    sha_path = os.path.join(GOLD, "sha256.json")
+    hashes = json.load(open(sha_path)) if towers_only else {}
+    hashes.update({m: hashlib.sha256(open(os.path.join(ROOT, m, "model.safetensors"), "rb").read()).hexdigest()
+                   for m in models})
+    json.dump(hashes, open(sha_path, "w"), indent=2)
     total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(ROOT) for f in fs)
     print(f"wrote {ROOT} ({total / 1024:.0f} KiB); images: {names}")
 

@@ -1,10 +1,14 @@
 //! `config.json` parsing by `model_type` (DESIGN.md section 5). Older hub configs lack keys; each
 //! missing key takes the transformers default (configuration_vit.py, configuration_clip.py,
-//! configuration_bert.py, transformers 4.46). `hidden_act: "gelu"` is the exact erf GELU.
+//! configuration_bert.py, transformers 4.46; DINOv2 and SigLIP in [`towers`]). `hidden_act:
+//! "gelu"` is the exact erf GELU.
+
+pub mod towers;
 
 use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::Path;
+pub use towers::{Activation, Dinov2Cfg, SiglipVisionCfg};
 
 /// The architectures this crate runs, picked from `config.json` `model_type`.
 #[derive(Debug, Clone)]
@@ -13,6 +17,10 @@ pub enum ModelConfig {
     Vit(candle_transformers::models::vit::Config),
     /// `clip_vision_model`, or the vision half of `clip`.
     ClipVision(ClipVisionCfg),
+    /// `dinov2` (HF Dinov2Model).
+    Dinov2(Dinov2Cfg),
+    /// `siglip_vision_model`, or the vision tower of `siglip`.
+    SiglipVision(SiglipVisionCfg),
     /// `bert` (HF BertModel; sentence-transformers checkpoints too).
     Bert(candle_transformers::models::bert::Config),
 }
@@ -52,11 +60,15 @@ impl ClipVisionCfg {
 }
 
 impl ModelConfig {
-    /// The `model_type` string this config came from (`vit`, `clip_vision_model`, `bert`).
+    /// The `model_type` this crate records (`vit`, `clip_vision_model`, `dinov2`,
+    /// `siglip_vision_model`, `bert`; a full `clip` / `siglip` checkpoint is recorded by its
+    /// vision tower's type).
     pub fn model_type(&self) -> &'static str {
         match self {
             ModelConfig::Vit(_) => "vit",
             ModelConfig::ClipVision(_) => "clip_vision_model",
+            ModelConfig::Dinov2(_) => "dinov2",
+            ModelConfig::SiglipVision(_) => "siglip_vision_model",
             ModelConfig::Bert(_) => "bert",
         }
     }
@@ -64,7 +76,7 @@ impl ModelConfig {
 
 /// Fills keys missing from `obj` with `defaults`; keys present (even `null`) are kept, except
 /// `null` values, which also take the default.
-fn with_defaults(obj: &Map<String, Value>, defaults: Value) -> Map<String, Value> {
+pub(crate) fn with_defaults(obj: &Map<String, Value>, defaults: Value) -> Map<String, Value> {
     let mut out = obj.clone();
     if let Value::Object(d) = defaults {
         for (k, v) in d {
@@ -79,7 +91,7 @@ fn with_defaults(obj: &Map<String, Value>, defaults: Value) -> Map<String, Value
     out
 }
 
-fn get_usize(m: &Map<String, Value>, key: &str, file: &Path) -> Result<usize> {
+pub(crate) fn get_usize(m: &Map<String, Value>, key: &str, file: &Path) -> Result<usize> {
     m.get(key)
         .and_then(Value::as_u64)
         .map(|v| v as usize)
@@ -130,10 +142,18 @@ pub fn parse_config(value: &Value, file: &Path) -> Result<ModelConfig> {
             let proj = obj.get("projection_dim").and_then(Value::as_u64).map(|v| v as usize);
             parse_clip_vision(&vision, proj, file).map(ModelConfig::ClipVision)
         }
-        "bert" => parse_bert(obj, file).map(ModelConfig::Bert),
-        other => {
-            bail!("{}: model_type {other:?} is not supported (vit, clip_vision_model, clip, bert)", file.display())
+        "dinov2" => towers::parse_dinov2(obj, file).map(ModelConfig::Dinov2),
+        "siglip_vision_model" => towers::parse_siglip_vision(obj, file).map(ModelConfig::SiglipVision),
+        "siglip" => {
+            let vision = obj.get("vision_config").and_then(Value::as_object).cloned().unwrap_or_default();
+            towers::parse_siglip_vision(&vision, file).map(ModelConfig::SiglipVision)
         }
+        "bert" => parse_bert(obj, file).map(ModelConfig::Bert),
+        other => bail!(
+            "{}: model_type {other:?} is not supported (vit, clip_vision_model, clip, dinov2, siglip_vision_model, \
+             siglip, bert)",
+            file.display()
+        ),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Image preprocessing from `preprocessor_config.json` (DESIGN.md section 5), following
-//! transformers 4.46 `ViTImageProcessor` / `CLIPImageProcessor`: optional resize (ViT: straight to
-//! `size.height × size.width`; CLIP: `size.shortest_edge`, long side `int(s * long / short)`) with
+//! transformers 4.46 `ViTImageProcessor` / `CLIPImageProcessor` / `BitImageProcessor` (DINOv2) /
+//! `SiglipImageProcessor` ([`Style`]): optional resize (ViT, SigLIP: straight to
+//! `size.height × size.width`; CLIP, Bit: `size.shortest_edge`, long side `int(s * long / short)`) with
 //! Pillow's resampler (ported in [`resample`]), optional centre crop (`top = (h - ch) / 2`),
 //! rescale `(u8 as f64 * rescale_factor) as f32` and `(x - mean) / std` in f32, CHW layout.
 
@@ -25,6 +26,23 @@ pub enum Resize {
     None,
 }
 
+/// Whose defaults fill the keys a `preprocessor_config.json` leaves out (and, without the
+/// file, all of them). The file's `image_processor_type` wins over the model's style:
+/// `CLIPImageProcessor` and `BitImageProcessor` (whose defaults are CLIP's) → [`Style::Clip`],
+/// `SiglipImageProcessor` → [`Style::Siglip`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// `ViTImageProcessor`: exact resize, bilinear, no crop, mean = std = 0.5.
+    Vit,
+    /// `CLIPImageProcessor` / `BitImageProcessor`: shortest edge, bicubic, centre crop, CLIP mean/std.
+    Clip,
+    /// `SiglipImageProcessor`: exact resize (a squash), bicubic, never a crop, mean = std = 0.5.
+    Siglip,
+    /// A `dinov2` model without a `preprocessor_config.json`: the hub checkpoints' file
+    /// (`BitImageProcessor`, shortest edge 256, bicubic, centre crop 224, ImageNet mean/std).
+    Dinov2,
+}
+
 /// A preprocessor for one image model; cheap to clone, `Send + Sync`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preprocessor {
@@ -42,6 +60,8 @@ pub struct Preprocessor {
 
 /// ImageNet-standard mean/std of transformers (`IMAGENET_STANDARD_MEAN`), used by ViT.
 pub const STANDARD_MEAN_STD: ([f32; 3], [f32; 3]) = ([0.5; 3], [0.5; 3]);
+/// `IMAGENET_DEFAULT_MEAN` / `IMAGENET_DEFAULT_STD` of transformers (DINOv2's processor).
+pub const IMAGENET_MEAN_STD: ([f32; 3], [f32; 3]) = ([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]);
 /// `OPENAI_CLIP_MEAN` / `OPENAI_CLIP_STD` of transformers (digits as written there).
 #[allow(clippy::excessive_precision)]
 pub const CLIP_MEAN_STD: ([f32; 3], [f32; 3]) =
@@ -70,23 +90,65 @@ impl Preprocessor {
         }
     }
 
+    /// transformers' `SiglipImageProcessor` defaults for a `size × size` model.
+    pub fn siglip_default(size: u32) -> Self {
+        Preprocessor { filter: Filter::Bicubic, ..Self::vit_default(size) }
+    }
+
+    /// The `preprocessor_config.json` of the hub's `facebook/dinov2-*` checkpoints.
+    pub fn dinov2_default() -> Self {
+        Preprocessor {
+            resize: Resize::ShortestEdge { edge: 256 },
+            filter: Filter::Bicubic,
+            crop: Some((224, 224)),
+            rescale: 1.0 / 255.0,
+            mean_std: Some(IMAGENET_MEAN_STD),
+        }
+    }
+
+    /// The defaults of `style` for a `size × size` model.
+    pub fn defaults(style: Style, size: u32) -> Self {
+        match style {
+            Style::Vit => Self::vit_default(size),
+            Style::Clip => Self::clip_default(size),
+            Style::Siglip => Self::siglip_default(size),
+            Style::Dinov2 => Self::dinov2_default(),
+        }
+    }
+
     /// Reads `preprocessor_config.json`; `clip_style` picks the defaults for missing keys
     /// (CLIP: shortest edge + bicubic + crop; otherwise ViT). Errors name the file and key.
     pub fn from_json_file(path: &Path, clip_style: bool, image_size: u32) -> Result<Self> {
+        Self::from_json_file_styled(path, if clip_style { Style::Clip } else { Style::Vit }, image_size)
+    }
+
+    /// Reads `preprocessor_config.json` with `style`'s defaults for missing keys (overridden by
+    /// the file's `image_processor_type`, [`Style`]). Errors name the file and key.
+    pub fn from_json_file_styled(path: &Path, style: Style, image_size: u32) -> Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let v: Value = serde_json::from_str(&text).with_context(|| format!("parsing {} as JSON", path.display()))?;
-        Self::from_json(&v, clip_style, image_size).with_context(|| format!("in {}", path.display()))
+        Self::from_json_styled(&v, style, image_size).with_context(|| format!("in {}", path.display()))
     }
 
     /// Like [`Preprocessor::from_json_file`] on a parsed value.
     pub fn from_json(v: &Value, clip_style: bool, image_size: u32) -> Result<Self> {
+        Self::from_json_styled(v, if clip_style { Style::Clip } else { Style::Vit }, image_size)
+    }
+
+    /// Like [`Preprocessor::from_json_file_styled`] on a parsed value.
+    pub fn from_json_styled(v: &Value, style: Style, image_size: u32) -> Result<Self> {
         let kind = v
             .get("image_processor_type")
             .or_else(|| v.get("feature_extractor_type"))
             .and_then(Value::as_str)
             .unwrap_or("");
-        let clip_style = clip_style || kind.starts_with("CLIP");
-        let mut p = if clip_style { Self::clip_default(image_size) } else { Self::vit_default(image_size) };
+        let style = match kind {
+            k if k.starts_with("CLIP") || k.starts_with("Bit") => Style::Clip,
+            k if k.starts_with("Siglip") => Style::Siglip,
+            _ => style,
+        };
+        let clip_style = matches!(style, Style::Clip | Style::Dinov2);
+        let mut p = Self::defaults(style, image_size);
         let flag = |key: &str, default: bool| v.get(key).and_then(Value::as_bool).unwrap_or(default);
         if !flag("do_resize", true) {
             p.resize = Resize::None;
@@ -98,7 +160,7 @@ impl Preprocessor {
             p.filter =
                 Filter::from_pil(code).with_context(|| format!("key \"resample\": unknown PIL filter {code}"))?;
         }
-        if !flag("do_center_crop", clip_style) {
+        if style == Style::Siglip || !flag("do_center_crop", clip_style) {
             p.crop = None;
         } else if let Some(c) = v.get("crop_size").filter(|c| !c.is_null()) {
             p.crop = match parse_size(c, true).context("key \"crop_size\"")? {
@@ -301,6 +363,17 @@ mod tests {
         assert_eq!((p.crop, p.filter), (Some((28, 28)), Filter::Bicubic));
         assert_eq!(p.mean_std, Some(CLIP_MEAN_STD));
         let bad = Preprocessor::from_json(&json!({"resample": 9}), false, 224).unwrap_err();
+        // BitImageProcessor's defaults are CLIP's (shortest edge, crop on, CLIP mean), whatever
+        // the model; SiglipImageProcessor never crops and reads an int size as a square.
+        let bit =
+            Preprocessor::from_json_styled(&json!({"image_processor_type": "BitImageProcessor"}), Style::Dinov2, 518);
+        assert_eq!(bit.unwrap(), Preprocessor::clip_default(518));
+        let v = json!({"image_processor_type": "SiglipImageProcessor", "size": 384, "do_center_crop": true});
+        let sig = Preprocessor::from_json_styled(&v, Style::Vit, 224).unwrap();
+        assert_eq!(
+            (sig.resize, sig.crop, sig.filter),
+            (Resize::Exact { height: 384, width: 384 }, None, Filter::Bicubic)
+        );
         assert!(format!("{bad:#}").contains("resample"));
     }
 }

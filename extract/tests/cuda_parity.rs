@@ -41,9 +41,18 @@ fn texts() -> Vec<String> {
 /// The tiny image model `name` on the GPU: f32 within 1e-4 of golden `key`, bf16 rows at cosine
 /// >= 0.999 to it.
 fn image_model_matches(name: &str, key: &str) {
-    let dev = device();
     let g = golden(name);
-    let pv = g["batch_pixel_values"].to_device(&dev).unwrap();
+    let pv = match g.get("batch_pixel_values") {
+        Some(pv) => pv.clone(),
+        None => image_batch(&g),
+    };
+    image_model_matches_on(name, &pv, &g, key);
+}
+
+/// [`image_model_matches`] with the inputs given (on the CPU) and goldens `g`.
+fn image_model_matches_on(name: &str, pv: &Tensor, g: &std::collections::HashMap<String, Tensor>, key: &str) {
+    let dev = device();
+    let pv = pv.to_device(&dev).unwrap();
     let m = load_image_model(fixture(name).to_str().unwrap(), None, &dev, DType::F32).unwrap();
     assert_close(&format!("{name} {key} cuda f32"), &m.encoder.embed(&pv).unwrap(), &g[key], 1e-4);
     let m = load_image_model(fixture(name).to_str().unwrap(), None, &dev, DType::BF16).unwrap();
@@ -63,6 +72,26 @@ fn vit_on_cuda_matches_transformers() {
 fn clip_on_cuda_matches_transformers() {
     // On a GPU the CLIP layers are candle-transformers' (the host kernels are CPU-only).
     image_model_matches("clip", "image_embeds");
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn dinov2_on_cuda_matches_transformers() {
+    // On a GPU the layers run as candle ops; the position table is resampled on the host.
+    image_model_matches("dinov2", "pooler_output");
+    let g = golden("dinov2");
+    let m = load_image_model(fixture("dinov2").to_str().unwrap(), None, &device(), DType::F32).unwrap();
+    let lhs = m.encoder.last_hidden_state(&g["input_40x56"].to_device(&device()).unwrap()).unwrap();
+    assert_close("dinov2 40x56 cuda f32", &lhs, &g["last_hidden_state_40x56"], 1e-4);
+    let pv = image_batch(&g).narrow(0, 0, 3).unwrap();
+    image_model_matches_on("dinov2_swiglu", &pv, &golden("dinov2_swiglu"), "pooler_output");
+}
+
+#[test]
+#[ignore = "needs an NVIDIA GPU"]
+fn siglip_on_cuda_matches_transformers() {
+    image_model_matches("siglip", "pooler_output");
+    image_model_matches_on("siglip_full", &image_batch(&golden("siglip")), &golden("siglip_full"), "image_features");
 }
 
 #[test]

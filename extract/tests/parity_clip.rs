@@ -39,11 +39,14 @@ fn clip_default_is_pooler_output_before_the_projection() {
             1e-4,
         );
     }
-    // CLIP-only poolings are refused for a ViT, naming the pooling.
+    // CLIP-only poolings are refused for a ViT, naming the pooling and what ViT offers.
     let err = load_image_model(fixture("vit").to_str().unwrap(), Some(Pooling::PoolerOutput), &Device::Cpu, DType::F32)
         .err()
         .unwrap();
-    assert!(format!("{err:#}").contains("pooler_output applies to CLIP models only"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("pooler_output is not available for vit models (available: cls, mean)"),
+        "{err:#}"
+    );
 }
 
 #[test]

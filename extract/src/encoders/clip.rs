@@ -146,13 +146,13 @@ impl ImageEncoder for ClipVisionEncoder {
         let h = self.last_hidden_state(pixel_values)?; // (b, 1 + P, d)
         let pooled = match self.pooling {
             Pooling::Mean => pooling::mean_patches(&h)?.to_dtype(h.dtype())?,
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => {
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => {
                 h.narrow(1, 0, 1)?.squeeze(1)?.contiguous()?
             }
         };
         let pooled = self.post_layernorm.forward(&pooled)?; // (b, hidden): pooler_output
         let out = match (&self.projection, self.pooling) {
-            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds) => p.forward(&pooled)?, // (b, projection_dim)
+            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds | Pooling::ClsMean) => p.forward(&pooled)?, // (b, projection_dim)
             _ => pooled,
         };
         out.to_dtype(DType::F32)

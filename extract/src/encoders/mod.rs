@@ -1,13 +1,20 @@
 //! Frozen encoders of stage one (DESIGN.md section 5): image encoders behind [`ImageEncoder`]
-//! (`vit`, `clip_vision_model`/`clip`) and the `bert` text encoder, loaded from a local folder
-//! or the hub cache ([`crate::weights`]) by `config.json` `model_type`.
+//! (`vit`, `clip_vision_model`/`clip`, `dinov2`, `siglip_vision_model`/`siglip`) and the `bert`
+//! text encoder, loaded from a local folder or the hub cache ([`crate::weights`]) by
+//! `config.json` `model_type`.
 
 pub mod bert;
 pub mod clip;
 pub mod column_major;
+pub mod dinov2;
+pub mod host_act;
 pub mod host_clip;
 pub mod host_ops;
+pub mod host_prenorm;
 pub mod pooling;
+pub mod pos_interp;
+pub mod prenorm;
+pub mod siglip;
 pub mod text;
 pub mod vit;
 
@@ -16,11 +23,12 @@ pub use text::{load_text_model, TextModel};
 
 use crate::device::dtype_name;
 use crate::model_config::{load_config, ModelConfig};
-use crate::preprocess::Preprocessor;
+use crate::preprocess::{Preprocessor, Style};
 use crate::weights::{resolve_model, ModelFiles};
 use anyhow::{bail, Context, Result};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
+use pooling::ImageFamily;
 use std::path::Path;
 
 /// An image backbone: `pixel_values` in, one feature vector per image out.
@@ -29,7 +37,8 @@ pub trait ImageEncoder: Send + Sync {
     /// features `(batch, dim)` f32.
     fn embed(&self, pixel_values: &Tensor) -> candle_core::Result<Tensor>;
     /// `last_hidden_state` `(batch, 1 + patches, hidden)` in the model dtype: after the final
-    /// `layernorm` for ViT, before `post_layernorm` for CLIP (as HF returns them).
+    /// `layernorm` for ViT and DINOv2, before `post_layernorm` for CLIP, after it for SigLIP,
+    /// which has no class token (`(batch, patches, hidden)`), as HF returns them.
     fn last_hidden_state(&self, pixel_values: &Tensor) -> candle_core::Result<Tensor>;
     /// Width of [`ImageEncoder::embed`]'s output.
     fn dim(&self) -> usize;
@@ -42,7 +51,7 @@ pub struct ModelInfo {
     pub spec: String,
     /// Weight sha256 ([`ModelFiles::sha256`]).
     pub sha256: String,
-    /// `vit`, `clip_vision_model` or `bert`.
+    /// `vit`, `clip_vision_model`, `dinov2`, `siglip_vision_model` or `bert`.
     pub model_type: String,
     /// Pooling in effect.
     pub pooling: Pooling,
@@ -132,39 +141,65 @@ pub(crate) fn strip_prefix(vb: VarBuilder<'static>, prefix: &str, probe: &str) -
     }
 }
 
-/// Loads an image model (`vit`, `clip_vision_model`, `clip`) from a folder or hub id.
-/// `pooling` defaults to `cls` (for CLIP resolved to [`pooling::CLIP_CLS_DEFAULT`]). Errors: unresolvable spec, unsupported `model_type`, a text
-/// model, missing or mis-shaped tensors (named by candle).
+/// Loads an image model (`vit`, `clip_vision_model`, `clip`, `dinov2`, `siglip_vision_model`,
+/// `siglip`) from a folder or hub id. `pooling` defaults to `cls`, resolved per architecture by
+/// [`pooling::resolve_pooling`] (CLIP: [`pooling::CLIP_CLS_DEFAULT`]; SigLIP: `pooler_output`).
+/// Errors: unresolvable spec, unsupported `model_type`, a text model, a pooling the architecture
+/// lacks, missing or mis-shaped tensors (named by candle).
 pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, dtype: DType) -> Result<ImageModel> {
     if dtype == DType::BF16 && device.is_cpu() {
         bail!("image model {spec:?}: bf16 needs --device cuda (candle 0.11's CPU conv2d has no bf16 kernel); use f16 or f32 on the CPU");
     }
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
-    let pooling = pooling::resolve_image_pooling(pooling, matches!(cfg, ModelConfig::ClipVision(_)))
-        .with_context(|| format!("model {spec:?}"))?;
+    let family = match &cfg {
+        ModelConfig::Vit(_) => ImageFamily::Vit,
+        ModelConfig::ClipVision(_) => ImageFamily::Clip,
+        ModelConfig::Dinov2(_) => ImageFamily::Dinov2,
+        ModelConfig::SiglipVision(c) => ImageFamily::Siglip { head: c.use_head },
+        ModelConfig::Bert(_) => {
+            bail!("model {spec:?} is a text model (bert), expected an image model (vit, clip, dinov2, siglip)")
+        }
+    };
+    let pooling = pooling::resolve_pooling(pooling, family).with_context(|| format!("model {spec:?}"))?;
     let vb = files.var_builder(dtype, device)?;
-    let (encoder, image_size, clip_style): (Box<dyn ImageEncoder>, usize, bool) = match &cfg {
+    let loading = |what: &str| format!("model {spec:?}: loading {what} weights");
+    // (encoder, config image_size, preprocessing defaults, whether the input must be image_size)
+    let (encoder, image_size, style, fixed): (Box<dyn ImageEncoder>, usize, Style, bool) = match &cfg {
         ModelConfig::Vit(c) => {
             let vb = strip_prefix(vb, "vit", "embeddings.cls_token");
-            let enc =
-                vit::VitEncoder::new(c, pooling, vb).with_context(|| format!("model {spec:?}: loading vit weights"))?;
-            (Box::new(enc), c.image_size, false)
+            let enc = vit::VitEncoder::new(c, pooling, vb).with_context(|| loading("vit"))?;
+            (Box::new(enc), c.image_size, Style::Vit, true)
         }
         ModelConfig::ClipVision(c) => {
             let tower = strip_prefix(vb.clone(), "vision_model", "embeddings.class_embedding");
             let proj = vb.contains_tensor("visual_projection.weight").then(|| vb.pp("visual_projection"));
-            let enc = clip::ClipVisionEncoder::new(c, pooling, tower, proj)
-                .with_context(|| format!("model {spec:?}: loading CLIP vision weights"))?;
-            (Box::new(enc), c.image_size, true)
+            let enc = clip::ClipVisionEncoder::new(c, pooling, tower, proj).with_context(|| loading("CLIP vision"))?;
+            (Box::new(enc), c.image_size, Style::Clip, true)
         }
-        ModelConfig::Bert(_) => bail!("model {spec:?} is a text model (bert), expected an image model (vit, clip)"),
+        ModelConfig::Dinov2(c) => {
+            let vb = strip_prefix(vb, "dinov2", "embeddings.cls_token");
+            let enc = dinov2::Dinov2Encoder::new(c, pooling, vb).with_context(|| loading("dinov2"))?;
+            (Box::new(enc), c.image_size, Style::Dinov2, false)
+        }
+        ModelConfig::SiglipVision(c) => {
+            let vb = strip_prefix(vb, "vision_model", "embeddings.patch_embedding.weight");
+            let enc = siglip::SiglipVisionEncoder::new(c, pooling, vb).with_context(|| loading("SigLIP vision"))?;
+            (Box::new(enc), c.image_size, Style::Siglip, true)
+        }
+        ModelConfig::Bert(_) => bail!("model {spec:?} is a text model (bert)"),
     };
-    let preprocessor = image_preprocessor(&files, clip_style, image_size as u32)?;
-    if let Some((h, w)) = preprocessor.output_size() {
-        if (h as usize, w as usize) != (image_size, image_size) {
-            bail!("model {spec:?}: preprocessor output {h}x{w} does not match config image_size {image_size}");
+    let preprocessor = image_preprocessor(&files, style, image_size as u32)?;
+    match preprocessor.output_size() {
+        Some((h, w)) if fixed && (h as usize, w as usize) != (image_size, image_size) => {
+            bail!("model {spec:?}: preprocessor output {h}x{w} does not match config image_size {image_size}")
         }
+        None if !fixed => bail!(
+            "model {spec:?}: preprocessor output size varies with the image (shortest-edge resize without a crop); \
+             {} needs a fixed size to batch",
+            cfg.model_type()
+        ),
+        _ => {}
     }
     let info = ModelInfo {
         spec: spec.to_string(),
@@ -178,11 +213,10 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     Ok(ImageModel { encoder, preprocessor, info, device: device.clone() })
 }
 
-fn image_preprocessor(files: &ModelFiles, clip_style: bool, image_size: u32) -> Result<Preprocessor> {
+fn image_preprocessor(files: &ModelFiles, style: Style, image_size: u32) -> Result<Preprocessor> {
     match files.optional("preprocessor_config.json") {
-        Some(p) => Preprocessor::from_json_file(&p, clip_style, image_size),
-        None if clip_style => Ok(Preprocessor::clip_default(image_size)),
-        None => Ok(Preprocessor::vit_default(image_size)),
+        Some(p) => Preprocessor::from_json_file_styled(&p, style, image_size),
+        None => Ok(Preprocessor::defaults(style, image_size)),
     }
 }
 

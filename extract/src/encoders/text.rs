@@ -115,7 +115,7 @@ impl TextModel {
         let pooled = match self.info.pooling {
             Pooling::Mean => pooling::masked_mean(&hidden, &t.attention_mask)?,
             // pooler_output / image_embeds are refused for text models at load time.
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => {
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => {
                 pooling::cls(&hidden)?.to_dtype(DType::F32)?
             }
         };

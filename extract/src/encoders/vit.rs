@@ -56,7 +56,9 @@ impl ImageEncoder for VitEncoder {
         match self.pooling {
             Pooling::Mean => pooling::mean_patches(&h),
             // pooler_output / image_embeds are CLIP-only and refused for ViT at load time.
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pooling::cls(&h)?.to_dtype(DType::F32),
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => {
+                pooling::cls(&h)?.to_dtype(DType::F32)
+            }
         }
     }
 

@@ -21,7 +21,11 @@ pub fn dataset(file: &str) -> String {
 /// Runs `marnet-extract run` in-process with the tiny CLIP + BERT models, `--quiet`, the
 /// fixture `dataset` spec, `--out out`, then `extra` flags.
 pub fn run(dataset: &str, out: &Path, extra: &[&str]) -> anyhow::Result<()> {
-    let clip = fixture("tiny/clip");
+    run_with_image_model(&fixture("tiny/clip"), dataset, out, extra)
+}
+
+/// [`run`] with another `--image-model` (a folder).
+pub fn run_with_image_model(image_model: &str, dataset: &str, out: &Path, extra: &[&str]) -> anyhow::Result<()> {
     let bert = fixture("tiny/bert");
     let out = out.display().to_string();
     let mut argv = vec![
@@ -30,7 +34,7 @@ pub fn run(dataset: &str, out: &Path, extra: &[&str]) -> anyhow::Result<()> {
         "--dataset",
         dataset,
         "--image-model",
-        &clip,
+        image_model,
         "--text-model",
         &bert,
         "--out",

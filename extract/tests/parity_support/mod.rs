@@ -62,3 +62,27 @@ pub fn jpeg_tolerance(name: &str) -> f32 {
         1e-6
     }
 }
+
+/// The golden pixel_values of all [`IMAGES`] of `g` stacked into `(9, 3, H, W)`.
+pub fn image_batch(g: &HashMap<String, Tensor>) -> Tensor {
+    let items: Vec<Tensor> = IMAGES.iter().map(|n| g[&pv_key(n)].clone()).collect();
+    Tensor::stack(&items, 0).unwrap()
+}
+
+/// The model's preprocessing of every fixture image against the golden pixel_values of `g`
+/// (`(3, size, size)` each): PNGs within 1e-6, JPEGs within `jpeg_tol` (2 levels of 255 over
+/// the smallest std: 0.035 for std 0.5, 0.036 for ImageNet's 0.224).
+pub fn assert_preprocessing(
+    label: &str,
+    p: &marnet_extract::Preprocessor,
+    g: &HashMap<String, Tensor>,
+    size: usize,
+    jpeg_tol: f32,
+) {
+    for name in IMAGES {
+        let ours = p.load(&fixture(&format!("images/{name}"))).unwrap();
+        let ours = Tensor::from_vec(ours, (3, size, size), &Device::Cpu).unwrap();
+        let tol = if name.ends_with(".jpg") { jpeg_tol } else { 1e-6 };
+        assert_close(&format!("{label} pixel_values {name}"), &ours, &g[&pv_key(name)], tol);
+    }
+}

@@ -53,6 +53,8 @@ fn num_layers(cfg: &ModelConfig) -> usize {
     match cfg {
         ModelConfig::Vit(c) => c.num_hidden_layers,
         ModelConfig::ClipVision(c) => c.num_hidden_layers,
+        ModelConfig::Dinov2(c) => c.num_hidden_layers,
+        ModelConfig::SiglipVision(c) => c.num_hidden_layers,
         ModelConfig::Bert(c) => c.num_hidden_layers,
     }
 }
@@ -68,6 +70,13 @@ pub fn load_image_backbone(
 ) -> Result<ImageBackbone> {
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
+    if matches!(cfg, ModelConfig::Dinov2(_) | ModelConfig::SiglipVision(_)) {
+        bail!(
+            "--image-model {spec:?}: fine-tuning supports vit and clip image models; {} has no trainable version \
+             (extract frozen features with `marnet-extract run` and train heads on the cache instead)",
+            cfg.model_type()
+        );
+    }
     let layers = num_layers(&cfg);
     freeze.validate(layers, "image model")?;
     let pooling =
@@ -98,6 +107,7 @@ pub fn load_image_backbone(
             (Box::new(enc), c.image_size, true)
         }
         ModelConfig::Bert(_) => bail!("--image-model {spec:?} is a text model (bert), expected vit or clip"),
+        ModelConfig::Dinov2(_) | ModelConfig::SiglipVision(_) => bail!("--image-model {spec:?}: refused above"),
     };
     let preprocessor = match files.optional("preprocessor_config.json") {
         Some(p) => Preprocessor::from_json_file(&p, clip_style, image_size as u32)?,

@@ -88,7 +88,9 @@ impl TextBackbone {
         let pooled = match self.pooling {
             Pooling::Mean => pool::masked_mean(&h, &t.attention_mask)?,
             // Image poolings are refused for text models when the model loads.
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?.to_dtype(DType::F32)?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => {
+                pool::cls(&h)?.to_dtype(DType::F32)?
+            }
         };
         Ok(if self.normalize { pool::l2_normalize(&pooled)? } else { pooled })
     }

@@ -114,11 +114,11 @@ impl ImageEncoder for TrainClip {
         let h = self.last_hidden_state(pixel_values)?;
         let token = match self.pooling {
             Pooling::Mean => pool::mean_patches(&h)?.to_dtype(h.dtype())?,
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?,
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => pool::cls(&h)?,
         };
         let pooled = self.post_ln.forward(&token)?; // pooler_output
         let out = match (&self.projection, self.pooling) {
-            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds) => p.forward(&pooled)?,
+            (Some(p), Pooling::Cls | Pooling::Mean | Pooling::ImageEmbeds | Pooling::ClsMean) => p.forward(&pooled)?,
             _ => pooled,
         };
         out.to_dtype(DType::F32)

@@ -120,7 +120,9 @@ impl ImageEncoder for TrainViT {
         let h = self.last_hidden_state(pixel_values)?;
         match self.pooling {
             Pooling::Mean => pool::mean_patches(&h),
-            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds => pool::cls(&h)?.to_dtype(DType::F32),
+            Pooling::Cls | Pooling::PoolerOutput | Pooling::ImageEmbeds | Pooling::ClsMean => {
+                pool::cls(&h)?.to_dtype(DType::F32)
+            }
         }
     }
 

@@ -8,7 +8,9 @@
 # 2. a task killed with scancel after its first part and the array resubmitted: the finished
 #    parts are not redone (same mtimes, "already done" counts), and the cache is again equal;
 # 3. a 2-worker sweep array (--worker auto) plus its report job; the records must equal a
-#    `--jobs 1` run of the same sweep.
+#    `--jobs 1` run of the same sweep;
+# 4. a pruned TPE study (`[search]` + `[prune]`) on 2 array tasks sharing one folder: every
+#    trial proposed and finished exactly once (journal.jsonl), one record each.
 # Everything lives in a temp folder (config, state, logs, caches); munged, slurmctld and slurmd
 # run from there and are stopped by process id on exit. KEEP=1 keeps the folder.
 set -euo pipefail
@@ -198,4 +200,37 @@ grep -q "leaderboard" "$report_log"
 "$MARNET_HEADS" sweep "${sweep_args[@]}" --out "$W/sweep-single" --jobs 1 --quiet
 "$PY" scripts/compare_runs.py sweeps "$W/sweep-array" "$W/sweep-single"
 
-say "PASS: array extraction = one process, scancel + resubmit resumes, sweep array = --jobs 1"
+# --- 4. a pruned TPE study shared by 2 array tasks ------------------------------------------
+say "4. study: TPE + ASHA, 2 array tasks on one folder + the report job"
+cat > "$W/study.toml" <<'EOF'
+seeds = 1
+mode = "ema"
+[fixed]
+epochs = 9
+[search]
+sampler = "tpe"
+trials = 8
+seed = 0
+startup_trials = 3
+lr = { min = 1e-4, max = 1e-2, scale = "log" }
+d = { choices = [64, 128] }
+[prune]
+rule = "asha"
+min_epochs = 1
+reduction_factor = 3
+EOF
+study_args=(--cache "$W/cache-single" --sweep "$W/study.toml" --out "$W/study")
+jid=$(submit --array=0-1 --job-name=study deploy/slurm/sweep.sbatch "${study_args[@]}")
+rid=$(submit --dependency=afterok:"$jid" --job-name=study-report deploy/slurm/sweep.sbatch "${study_args[@]}")
+wait_gone "$jid,$rid"
+expect_completed "$jid"; expect_completed "$rid"
+# One study: 8 trials proposed once each, each finished once, one record per trial.
+J=$W/study/journal.jsonl
+[ "$(grep -c '"event":"trial"' "$J")" = 8 ]
+[ "$(grep -o '"event":"trial","trial":[0-9]*' "$J" | sort -u | wc -l)" = 8 ]
+[ "$(grep -c '"event":"done"' "$J")" = 8 ]
+[ "$(grep -o '"event":"done","trial":[0-9]*' "$J" | sort -u | wc -l)" = 8 ]
+[ "$(ls "$W"/study/trials/*.json | wc -l)" = 8 ]
+grep -q "trial-epochs (phase 1) spent against" "$W/study/leaderboard.md"
+
+say "PASS: array extraction = one process, scancel + resubmit resumes, sweep array = --jobs 1, one TPE+ASHA study over 2 tasks"

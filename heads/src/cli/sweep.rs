@@ -10,10 +10,12 @@ use marnet_data::scheduler::ShareSpec;
 use super::train::effective_config;
 use crate::model::config::HeadsConfig;
 use crate::sweep::{
-    load_sweep, prepare_runs, run_sweep, size_elementwise_pool, write_sweep_report, EngineOptions, TrialMetrics,
+    load_sweep, prepare_runs, run_study, run_sweep, size_elementwise_pool, validate_space, write_sweep_report,
+    EngineOptions, RunSpec, SweepOutcome, SweepSpec, TrialMetrics,
 };
 use crate::train::features::Features;
-use crate::train::{train_mode, Mode};
+use crate::train::hook::EpochHook;
+use crate::train::{train_mode_with, Mode, RunOptions};
 
 /// Arguments of `marnet-heads sweep`.
 #[derive(Debug, Args)]
@@ -21,10 +23,12 @@ pub struct SweepArgs {
     /// Feature cache folder written by `marnet-extract run`; read once, shared by all trials.
     #[arg(long)]
     pub cache: PathBuf,
-    /// Sweep file (TOML with [fixed], [grid], [random] and `seeds`; see the README).
+    /// Sweep file (TOML with [fixed], [grid], [random] and `seeds`, or [search] with [prune];
+    /// see docs/sweeps-search-prune.md).
     #[arg(long)]
     pub sweep: PathBuf,
-    /// Output folder: one record per finished run in OUT/trials/, the merged report next to it.
+    /// Output folder: one record per finished run in OUT/trials/ (and a [search] study's
+    /// journal.jsonl), the merged report next to it.
     /// Re-running the same command skips finished runs.
     #[arg(long)]
     pub out: PathBuf,
@@ -33,7 +37,8 @@ pub struct SweepArgs {
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only share k of n (runs whose index modulo n is k), e.g. `--worker 0/2` on one
-    /// machine and `--worker 1/2` on another, both writing to one shared --out. `auto`: k/n of
+    /// machine and `--worker 1/2` on another, both writing to one shared --out. A [search]
+    /// study has no fixed shares: every worker on the folder claims the next trial. `auto`: k/n of
     /// this task of a Slurm job array (SLURM_ARRAY_TASK_ID, SLURM_ARRAY_TASK_COUNT) or a
     /// Kubernetes Indexed Job (JOB_COMPLETION_INDEX, MARNET_TASK_COUNT).
     #[arg(long, default_value = "0/1")]
@@ -64,35 +69,60 @@ pub struct SweepReportArgs {
     pub out: PathBuf,
 }
 
+/// A sweep file with its runs validated: the mode, the base config, the prepared runs of a
+/// `[grid]`/`[random]` sweep (empty for a `[search]` study) and the reference modes.
+struct Plan {
+    spec: SweepSpec,
+    mode: Mode,
+    base: HeadsConfig,
+    runs: Vec<(RunSpec, HeadsConfig)>,
+    references: Vec<(Mode, SweepSpec)>,
+}
+
+/// Parses the sweep file and checks every run's config (or the whole `[search]` space) before
+/// the slow cache load.
+fn plan(args: &SweepArgs) -> Result<Plan> {
+    let spec = load_sweep(&args.sweep)?;
+    let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
+    let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
+    let base = effective_config(args.config.as_deref(), &args.set)?;
+    let file = || format!("sweep file {}", args.sweep.display());
+    let mut runs = if spec.search.is_some() {
+        validate_space(&spec, &base).with_context(file)?;
+        Vec::new()
+    } else {
+        prepare_runs(&spec, &base, mode.as_str()).with_context(file)?
+    };
+    let mut references = Vec::new();
+    for name in &spec.reference {
+        let r: Mode = name.parse().with_context(|| format!("{}: `reference`", file()))?;
+        let r_spec = spec.reference_spec(r.as_str());
+        runs.extend(prepare_runs(&r_spec, &base, r.as_str())?);
+        references.push((r, r_spec));
+    }
+    let searched = spec.search.iter().flat_map(|s| s.params.keys());
+    if runs.iter().any(|(_, c)| c.val_fraction != base.val_fraction)
+        || searched.into_iter().any(|k| k == "val_fraction")
+    {
+        bail!(
+            "{}: `val_fraction` cannot be swept: the val split is built once from the cache and \
+             shared by every trial (set it with --set or --config instead)",
+            file()
+        );
+    }
+    Ok(Plan { spec, mode, base, runs, references })
+}
+
 /// Runs `marnet-heads sweep`: validates every trial, loads the cache, trains this worker's
-/// unfinished runs, then writes the merged report of whatever is recorded so far.
+/// unfinished runs (or joins the `[search]` study), then writes the merged report of whatever is
+/// recorded so far.
 pub fn run(args: SweepArgs) -> Result<()> {
     let share = args.worker.resolve_from_process_env().context("--worker auto")?;
     if let Some(source) = &share.source {
         eprintln!("--worker auto: worker {} ({source})", share.share);
     }
     let worker = share.share;
-    let spec = load_sweep(&args.sweep)?;
-    let mode_name = args.mode.clone().or_else(|| spec.mode.clone()).unwrap_or_else(|| "fusion".into());
-    let mode: Mode = mode_name.parse().with_context(|| format!("--mode / sweep file mode `{mode_name}`"))?;
-    let base = effective_config(args.config.as_deref(), &args.set)?;
-    // Checked before the (slow) cache load; run_sweep checks again, cheaply.
-    let mut runs =
-        prepare_runs(&spec, &base, mode.as_str()).with_context(|| format!("sweep file {}", args.sweep.display()))?;
-    let mut references = Vec::new();
-    for name in &spec.reference {
-        let r: Mode = name.parse().with_context(|| format!("sweep file {}: `reference`", args.sweep.display()))?;
-        let r_spec = spec.reference_spec(r.as_str());
-        runs.extend(prepare_runs(&r_spec, &base, r.as_str())?);
-        references.push((r, r_spec));
-    }
-    if runs.iter().any(|(_, c)| c.val_fraction != base.val_fraction) {
-        bail!(
-            "sweep file {}: `val_fraction` cannot be swept: the val split is built once from the \
-             cache and shared by every trial (set it with --set or --config instead)",
-            args.sweep.display()
-        );
-    }
+    let plan = plan(&args)?;
     let jobs = match args.jobs {
         Some(0) => bail!("--jobs 0: expected at least 1"),
         Some(j) => j,
@@ -100,48 +130,20 @@ pub fn run(args: SweepArgs) -> Result<()> {
     };
     // Before the first candle op: candle sizes its elementwise pool once per process.
     size_elementwise_pool(jobs);
-    let device = marnet_extract::select_device(&args.device)?;
-    let cache = marnet_data::cache::read_cache(&args.cache)
-        .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
-    let features = Features::from_cache(&cache, base.val_fraction, base.seed, &device)
-        .with_context(|| format!("feature cache {}", args.cache.display()))?;
-    drop(cache);
+    let features = load_features(&args, &plan.base)?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let text = std::fs::read(&args.sweep).with_context(|| format!("reading {}", args.sweep.display()))?;
     crate::report::write_atomic(&args.out.join("sweep.toml"), &text)?;
-
     if !args.quiet {
-        eprintln!(
-            "sweep {}: {} runs in all, worker {}/{} ({} jobs, mode {mode})",
-            args.sweep.display(),
-            runs.len(),
-            worker.index,
-            worker.count,
-            jobs
-        );
+        let what = match &plan.spec.search {
+            Some(s) => format!("a study of {} trials × {} seeds", s.trials, plan.spec.seeds),
+            None => format!("{} runs in all", plan.runs.len()),
+        };
+        let (w, mode) = (worker, plan.mode);
+        eprintln!("sweep {}: {what}, worker {}/{} ({jobs} jobs, mode {mode})", args.sweep.display(), w.index, w.count);
     }
     let opts = EngineOptions { jobs, worker, progress: !args.quiet };
-    let train = |mode: Mode| {
-        let features = &features;
-        move |cfg: &HeadsConfig, seed: u64| -> Result<TrialMetrics> {
-            let r = train_mode(features, cfg, mode, cfg.seed + seed)?;
-            Ok(TrialMetrics {
-                val_top1: r.val.top1,
-                val_top5: r.val.top5,
-                test_top1: r.test.top1,
-                test_top5: r.test.top5,
-            })
-        }
-    };
-    let mut outcome = run_sweep(&spec, &base, mode.as_str(), &args.out, &opts, train(mode))?;
-    // Reference modes: every seed with only the [fixed] overrides, for the paired comparison.
-    for (r, r_spec) in &references {
-        let o = run_sweep(r_spec, &base, r.as_str(), &args.out, &opts, train(*r))?;
-        outcome.assigned += o.assigned;
-        outcome.already_done += o.already_done;
-        outcome.ran += o.ran;
-        outcome.failures.extend(o.failures);
-    }
+    let outcome = run_all(&plan, &features, &args, &opts)?;
     if !args.quiet {
         eprintln!(
             "this worker: {} runs assigned, {} already done, {} trained, {} failed",
@@ -151,12 +153,58 @@ pub fn run(args: SweepArgs) -> Result<()> {
             outcome.failures.len()
         );
     }
+    finish_report(&args, &outcome)
+}
+
+/// Reads the cache once into device tensors shared by every trial.
+fn load_features(args: &SweepArgs, base: &HeadsConfig) -> Result<Features> {
+    let device = marnet_extract::select_device(&args.device)?;
+    let cache = marnet_data::cache::read_cache(&args.cache)
+        .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
+    Features::from_cache(&cache, base.val_fraction, base.seed, &device)
+        .with_context(|| format!("feature cache {}", args.cache.display()))
+}
+
+/// The study or the sweep's runs, then the reference modes (every seed with only the `[fixed]`
+/// overrides, for the paired comparison).
+fn run_all(plan: &Plan, features: &Features, args: &SweepArgs, opts: &EngineOptions) -> Result<SweepOutcome> {
+    let train = |mode: Mode| {
+        move |cfg: &HeadsConfig, seed: u64, hook: Option<EpochHook>| -> Result<TrialMetrics> {
+            let run_opts = RunOptions { progress: false, epoch_hook: hook };
+            let r = train_mode_with(features, cfg, mode, cfg.seed + seed, &run_opts)?;
+            Ok(TrialMetrics {
+                val_top1: r.val.top1,
+                val_top5: r.val.top5,
+                test_top1: r.test.top1,
+                test_top5: r.test.top5,
+            })
+        }
+    };
+    let (spec, base, mode) = (&plan.spec, &plan.base, plan.mode);
+    let mut outcome = if spec.search.is_some() {
+        run_study(spec, base, mode.as_str(), &args.out, opts, train(mode))?
+    } else {
+        let t = train(mode);
+        run_sweep(spec, base, mode.as_str(), &args.out, opts, |c, s| t(c, s, None))?
+    };
+    for (r, r_spec) in &plan.references {
+        let t = train(*r);
+        let o = run_sweep(r_spec, base, r.as_str(), &args.out, opts, |c, s| t(c, s, None))?;
+        outcome.assigned += o.assigned;
+        outcome.already_done += o.already_done;
+        outcome.ran += o.ran;
+        outcome.failures.extend(o.failures);
+    }
+    Ok(outcome)
+}
+
+/// Writes the merged report; with failed runs, says so rather than "no finished trial".
+fn finish_report(args: &SweepArgs, outcome: &SweepOutcome) -> Result<()> {
     match write_sweep_report(&args.out) {
         Ok(report) if !args.quiet => {
             eprintln!("{} runs recorded; leaderboard: {}", report.runs, args.out.join("leaderboard.md").display())
         }
         Ok(_) => {}
-        // With failed runs, say so below rather than "no finished trial".
         Err(e) if outcome.failures.is_empty() => return Err(e),
         Err(e) => eprintln!("note: no report yet: {e:#}"),
     }

@@ -93,7 +93,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     write_config(&args.out, &cfg)?;
     write_cache_metadata(&args.out, &cache.metadata)?;
-    let opts = RunOptions { progress: !args.quiet };
+    let opts = RunOptions { progress: !args.quiet, ..RunOptions::default() };
     let mut results = Vec::new();
     let mut failed = Vec::new();
     for mode in modes {

@@ -18,7 +18,6 @@
 //! 4. Write each finished run's record atomically; a failed or panicking run is reported and
 //!    not recorded, so the next invocation retries it.
 
-use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -30,6 +29,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::expand::{expand_runs, RunSpec};
 use super::record::{is_done, write_record, TrialMetrics, TrialRecord};
 use super::spec::SweepSpec;
+use super::workers::{caught, on_trial_threads};
 
 /// Math threads for each of `jobs` concurrent trials: candle's thread count
 /// (`RAYON_NUM_THREADS`, else the physical cores) divided by `jobs`, at least 1.
@@ -51,14 +51,14 @@ pub fn size_elementwise_pool(jobs: usize) {
 
 /// Sets `RAYON_NUM_THREADS` (which candle reads on every matmul) for as long as it lives, and
 /// restores the previous value on drop. Set before any trial thread starts.
-struct MathThreads {
+pub(crate) struct MathThreads {
     previous: Option<std::ffi::OsString>,
 }
 
 impl MathThreads {
     const VAR: &'static str = "RAYON_NUM_THREADS";
 
-    fn set(threads: usize) -> Self {
+    pub(crate) fn set(threads: usize) -> Self {
         let previous = std::env::var_os(Self::VAR);
         std::env::set_var(Self::VAR, threads.to_string());
         Self { previous }
@@ -172,77 +172,61 @@ where
     }
     let runs = prepare_runs(spec, base, mode)?;
     let total_runs = runs.len();
-    let mine: Vec<(RunSpec, C)> =
-        runs.into_iter().filter(|(r, _)| r.index % opts.worker.count == opts.worker.index).collect();
-    let assigned = mine.len();
-    let todo: Vec<(RunSpec, C)> = mine.into_iter().filter(|(r, _)| !is_done(out, &r.hash)).collect();
-    let already_done = assigned - todo.len();
+    let (todo, assigned) = this_workers_todo(runs, opts.worker, out);
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-
-    let bar = if opts.progress { ProgressBar::new(todo.len() as u64) } else { ProgressBar::hidden() };
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} trials ({eta} left) {msg}")
-            .map_err(|e| anyhow!("progress template: {e}"))?,
-    );
+    let bar = progress_bar(opts.progress, todo.len(), "trials")?;
     let jobs = opts.jobs.min(todo.len().max(1));
     let inner = threads_per_trial(jobs);
     let _threads = MathThreads::set(inner);
     let cursor = AtomicUsize::new(0);
     let failures = Mutex::new(Vec::new());
     let ran = AtomicUsize::new(0);
-
-    std::thread::scope(|scope| -> Result<()> {
-        let mut handles = Vec::new();
-        for _ in 0..jobs {
-            let pool =
-                rayon::ThreadPoolBuilder::new().num_threads(inner).build().context("creating a trial thread pool")?;
-            let (todo, cursor, failures, ran, bar, trial_fn) = (&todo, &cursor, &failures, &ran, &bar, &trial_fn);
-            handles.push(scope.spawn(move || loop {
-                let i = cursor.fetch_add(1, Ordering::Relaxed);
-                let Some((run, cfg)) = todo.get(i) else { break };
-                let start = Instant::now();
-                let result = pool.install(|| std::panic::catch_unwind(AssertUnwindSafe(|| trial_fn(cfg, run.seed))));
-                let seconds = start.elapsed().as_secs_f64();
-                let outcome = match result {
-                    Ok(Ok(metrics)) => write_record(out, &record_of(run, mode, metrics, seconds)),
-                    Ok(Err(e)) => Err(e),
-                    Err(panic) => Err(anyhow!("panicked: {}", panic_text(&panic))),
-                };
-                match outcome {
-                    Ok(()) => {
-                        ran.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(e) => {
-                        let msg = format!(
-                            "run {} (trial {}, seed {}; {}): {e:#}",
-                            run.index,
-                            run.trial,
-                            run.seed,
-                            describe(run)
-                        );
-                        bar.println(format!("failed: {msg}"));
-                        failures.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
-                    }
+    on_trial_threads(jobs, inner, |pool| {
+        while let Some((run, cfg)) = todo.get(cursor.fetch_add(1, Ordering::Relaxed)) {
+            let start = Instant::now();
+            let outcome = caught(pool, || trial_fn(cfg, run.seed))
+                .and_then(|m| write_record(out, &record_of(run, mode, m, start.elapsed().as_secs_f64())));
+            match outcome {
+                Ok(()) => {
+                    ran.fetch_add(1, Ordering::Relaxed);
                 }
-                bar.inc(1);
-            }));
-        }
-        for h in handles {
-            if h.join().is_err() {
-                bail!("a sweep worker thread panicked");
+                Err(e) => {
+                    let msg =
+                        format!("run {} (trial {}, seed {}; {}): {e:#}", run.index, run.trial, run.seed, describe(run));
+                    bar.println(format!("failed: {msg}"));
+                    failures.lock().unwrap_or_else(|p| p.into_inner()).push(msg);
+                }
             }
+            bar.inc(1);
         }
-        Ok(())
     })?;
     bar.finish_and_clear();
-
     Ok(SweepOutcome {
         total_runs,
         assigned,
-        already_done,
+        already_done: assigned - todo.len(),
         ran: ran.into_inner(),
         failures: failures.into_inner().unwrap_or_else(|p| p.into_inner()),
     })
+}
+
+/// This worker's share of `runs` without the recorded ones, and the size of the share.
+fn this_workers_todo<C>(runs: Vec<(RunSpec, C)>, worker: Worker, out: &Path) -> (Vec<(RunSpec, C)>, usize) {
+    let mine: Vec<(RunSpec, C)> = runs.into_iter().filter(|(r, _)| r.index % worker.count == worker.index).collect();
+    let assigned = mine.len();
+    (mine.into_iter().filter(|(r, _)| !is_done(out, &r.hash)).collect(), assigned)
+}
+
+/// An indicatif bar over `len` items on stderr (hidden unless `shown`).
+///
+/// # Errors
+/// Never in practice (a constant template).
+pub(crate) fn progress_bar(shown: bool, len: usize, unit: &str) -> Result<ProgressBar> {
+    let bar = if shown { ProgressBar::new(len as u64) } else { ProgressBar::hidden() };
+    let template =
+        format!("{{spinner}} [{{elapsed_precise}}] {{bar:40}} {{pos}}/{{len}} {unit} ({{eta}} left) {{msg}}");
+    bar.set_style(ProgressStyle::with_template(&template).map_err(|e| anyhow!("progress template: {e}"))?);
+    Ok(bar)
 }
 
 fn record_of(run: &RunSpec, mode: &str, metrics: TrialMetrics, seconds: f64) -> TrialRecord {
@@ -255,12 +239,10 @@ fn record_of(run: &RunSpec, mode: &str, metrics: TrialMetrics, seconds: f64) -> 
         metrics,
         seconds,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        pruned: None,
+        rung: None,
+        epochs_used: None,
+        epochs_planned: None,
+        curve: Vec::new(),
     }
-}
-
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
 }

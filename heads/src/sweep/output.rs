@@ -1,22 +1,19 @@
 //! `marnet-heads sweep-report`: merges every record under `OUT/trials/` (from any number of
 //! workers) into `results.parquet` and `results.csv` (one row per run: mode, trial, seed, hash,
 //! every override key, val/test top-1/top-5, seconds), `leaderboard.md` (trials ranked by mean
-//! val top-1 over seeds) and `val_top1_by_<key>.png` for the most influential swept key.
+//! val top-1 over seeds; pruned trials last) and `val_top1_by_<key>.png` for the most
+//! influential swept key; for `[search]` studies also `state`, `rung` and `epochs_used`
+//! columns and `val_top1_curves.png` ([`super::plot`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use arrow_array::{ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
-use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use anyhow::{bail, Result};
 
-use super::record::{load_records, TrialRecord};
-use super::summary::{classify_keys, group_trials, most_influential_key, val_top1_by_value, TrialGroup};
+use super::record::load_records;
+use super::summary::{classify_keys, group_trials, most_influential_key, study_cost, val_top1_by_value, TrialGroup};
+use super::table::{results_table, write_csv, write_parquet};
 use super::value::Value;
 use crate::report::paired::paired_diff;
 
@@ -33,124 +30,6 @@ pub struct SweepReport {
     /// `(key, spread)` of the most influential swept key, when one varies.
     pub influential: Option<(String, f64)>,
     pub files: Vec<PathBuf>,
-}
-
-/// A typed column of the results table (null where a run lacks the key).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Column {
-    Int(Vec<Option<i64>>),
-    Float(Vec<Option<f64>>),
-    Bool(Vec<Option<bool>>),
-    Str(Vec<Option<String>>),
-}
-
-impl Column {
-    fn cell(&self, i: usize) -> String {
-        match self {
-            Column::Int(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
-            Column::Float(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
-            Column::Bool(v) => v[i].map(|x| x.to_string()).unwrap_or_default(),
-            Column::Str(v) => v[i].clone().unwrap_or_default(),
-        }
-    }
-
-    fn to_arrow(&self) -> (DataType, ArrayRef) {
-        match self {
-            Column::Int(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
-            Column::Float(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
-            Column::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v.clone()))),
-            Column::Str(v) => (DataType::Utf8, Arc::new(StringArray::from(v.clone()))),
-        }
-    }
-}
-
-/// Fixed column names; an override key equal to one of them becomes `cfg_<key>`.
-const RESERVED: [&str; 9] =
-    ["mode", "trial", "seed", "hash", "val_top1", "val_top5", "test_top1", "test_top5", "seconds"];
-
-/// The results table: one row per record, columns named as in the module docs.
-pub fn results_table(records: &[TrialRecord]) -> Vec<(String, Column)> {
-    let keys: Vec<String> = {
-        let set: std::collections::BTreeSet<&String> = records.iter().flat_map(|r| r.overrides.keys()).collect();
-        set.into_iter().cloned().collect()
-    };
-    let mut cols: Vec<(String, Column)> = vec![
-        ("mode".into(), Column::Str(records.iter().map(|r| Some(r.mode.clone())).collect())),
-        ("trial".into(), Column::Int(records.iter().map(|r| Some(r.trial as i64)).collect())),
-        ("seed".into(), Column::Int(records.iter().map(|r| Some(r.seed as i64)).collect())),
-        ("hash".into(), Column::Str(records.iter().map(|r| Some(r.hash.clone())).collect())),
-    ];
-    for k in &keys {
-        let name = if RESERVED.contains(&k.as_str()) { format!("cfg_{k}") } else { k.clone() };
-        cols.push((name, key_column(records, k)));
-    }
-    let metric = |f: fn(&TrialRecord) -> f64| Column::Float(records.iter().map(|r| Some(f(r))).collect());
-    cols.push(("val_top1".into(), metric(|r| r.metrics.val_top1)));
-    cols.push(("val_top5".into(), metric(|r| r.metrics.val_top5)));
-    cols.push(("test_top1".into(), metric(|r| r.metrics.test_top1)));
-    cols.push(("test_top5".into(), metric(|r| r.metrics.test_top5)));
-    cols.push(("seconds".into(), metric(|r| r.seconds)));
-    cols
-}
-
-/// The column of one override key: Int64 if every present value is an integer, Float64 if
-/// every one is a number, Boolean if every one is a boolean, else Utf8.
-fn key_column(records: &[TrialRecord], key: &str) -> Column {
-    let vals: Vec<Option<&Value>> = records.iter().map(|r| r.overrides.get(key)).collect();
-    let present = || vals.iter().flatten();
-    if present().all(|v| matches!(v, Value::Int(_))) {
-        Column::Int(
-            vals.iter()
-                .map(|v| match v {
-                    Some(Value::Int(i)) => Some(*i),
-                    _ => None,
-                })
-                .collect(),
-        )
-    } else if present().all(|v| v.as_f64().is_some()) {
-        Column::Float(vals.iter().map(|v| v.and_then(|v| v.as_f64())).collect())
-    } else if present().all(|v| matches!(v, Value::Bool(_))) {
-        Column::Bool(
-            vals.iter()
-                .map(|v| match v {
-                    Some(Value::Bool(b)) => Some(*b),
-                    _ => None,
-                })
-                .collect(),
-        )
-    } else {
-        Column::Str(vals.iter().map(|v| v.map(|v| v.to_string())).collect())
-    }
-}
-
-/// Writes the table as CSV (header row; empty cell for null) to `path`.
-pub fn write_csv(path: &Path, table: &[(String, Column)], rows: usize) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(table.iter().map(|(n, _)| n.as_str()))?;
-    for i in 0..rows {
-        w.write_record(table.iter().map(|(_, c)| c.cell(i)))?;
-    }
-    let bytes = w.into_inner().context("finishing the CSV")?;
-    crate::report::write_atomic(path, &bytes)
-}
-
-/// Writes the table as one zstd Parquet row group to `path`.
-pub fn write_parquet(path: &Path, table: &[(String, Column)]) -> Result<()> {
-    let (fields, arrays): (Vec<Field>, Vec<ArrayRef>) = table
-        .iter()
-        .map(|(name, col)| {
-            let (dt, arr) = col.to_arrow();
-            (Field::new(name, dt, true), arr)
-        })
-        .unzip();
-    let schema = Arc::new(Schema::new(fields));
-    let batch = RecordBatch::try_new(schema.clone(), arrays).context("building the results batch")?;
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).build();
-    let mut buf = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(props)).context("creating the Parquet writer")?;
-    writer.write(&batch).context("writing results.parquet")?;
-    writer.close().context("closing results.parquet")?;
-    crate::report::write_atomic(path, &buf)
 }
 
 /// Merges `out/trials/*.json` and writes the report files into `out`.
@@ -179,7 +58,13 @@ pub fn write_sweep_report(out: &Path) -> Result<SweepReport> {
         files.push(out.join(&file));
         plot = Some(file);
     }
-    let md = render_leaderboard(&groups, &swept, &fixed, records.len(), influential.as_ref(), plot.as_deref());
+    let mut md = render_leaderboard(&groups, &swept, &fixed, records.len(), influential.as_ref(), plot.as_deref());
+    if records.iter().any(|r| !r.curve.is_empty()) {
+        let file = "val_top1_curves.png";
+        super::plot::plot_trial_curves(&out.join(file), &records)?;
+        files.push(out.join(file));
+        let _ = writeln!(md, "\n![val top-1 of every run against its epochs; pruned runs end in a cross]({file})");
+    }
     let board = out.join("leaderboard.md");
     crate::report::write_atomic(&board, md.as_bytes())?;
     files.push(board);
@@ -209,13 +94,29 @@ pub fn render_leaderboard(
         let f: Vec<String> = fixed.iter().map(|(k, v)| format!("`{k}={v}`")).collect();
         let _ = writeln!(s, "Same in every run: {}.\n", f.join(", "));
     }
+    if let Some((spent, unpruned)) = study_cost(groups) {
+        let pruned = groups.iter().filter(|g| g.pruned.is_some()).count();
+        let share = 100.0 * spent as f64 / unpruned.max(1) as f64;
+        let _ = writeln!(
+            s,
+            "Study: {pruned} of {} trials pruned; {spent} trial-epochs (phase 1) spent against {unpruned} \
+             unpruned ({share:.1} %). Pruned trials rank below every complete one; their val top-1 is the \
+             value at the rung that stopped them, `epochs` the phase-1 epochs their runs trained.\n",
+            groups.len()
+        );
+    }
     let multi_mode = groups.iter().any(|g| g.mode != groups[0].mode);
     let mut header = vec!["rank".to_string()];
     if multi_mode {
         header.push("mode".into());
     }
     header.extend(swept.iter().cloned());
-    header.extend(["seeds", "val top-1", "val top-5", "test top-1", "s/run"].map(String::from));
+    let study = groups.iter().any(|g| g.epochs_used.is_some());
+    header.extend(["seeds", "val top-1"].map(String::from));
+    if study {
+        header.extend(["rung", "epochs"].map(String::from));
+    }
+    header.extend(["val top-5", "test top-1", "s/run"].map(String::from));
     // Paired per-seed differences to the `baseline` runs of a `reference` (a sweep of another
     // mode that also ran `baseline`); a sweep of `baseline` itself has no reference row.
     let baseline = if multi_mode { groups.iter().find(|g| g.mode == "baseline") } else { None };
@@ -233,8 +134,16 @@ pub fn render_leaderboard(
         row.extend(swept.iter().map(|k| g.overrides.get(k).map(|v| v.to_string()).unwrap_or_else(|| "–".into())));
         row.push(g.seeds.len().to_string());
         row.push(mean_std(g.val_top1.mean, g.val_top1.std, g.seeds.len()));
-        row.push(format!("{:.2}", g.val_top5.mean));
-        row.push(if i < TEST_SHOWN_FOR_TOP {
+        if study {
+            row.push(match (g.pruned, g.rung) {
+                (Some(p), _) => format!("pruned at {}", p.epoch),
+                (None, Some(r)) => format!("passed {r}"),
+                (None, None) => "–".into(),
+            });
+            row.push(g.epochs_used.map(|e| e.to_string()).unwrap_or_else(|| "–".into()));
+        }
+        row.push(if g.pruned.is_some() { "·".into() } else { format!("{:.2}", g.val_top5.mean) });
+        row.push(if i < TEST_SHOWN_FOR_TOP && g.pruned.is_none() {
             mean_std(g.test_top1.mean, g.test_top1.std, g.seeds.len())
         } else {
             "·".into()

@@ -36,6 +36,49 @@ pub struct TrialRecord {
     pub seconds: f64,
     /// `marnet-heads` version that wrote the record.
     pub tool_version: String,
+    /// Set when a `[prune]` rule stopped the run: `metrics.val_top1` is then the value it was
+    /// stopped at and the other metrics are 0 (not measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<PrunedAt>,
+    /// The last rung (epoch of the rung phase) the run was compared at, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rung: Option<usize>,
+    /// Epochs of the rung phase (phase 1) the run trained; `None` in records of `[grid]` and
+    /// `[random]` sweeps, which do not follow epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs_used: Option<usize>,
+    /// Epochs of the rung phase the run would train unpruned (early stopping aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs_planned: Option<usize>,
+    /// Val top-1 after every epoch of every phase, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub curve: Vec<CurvePoint>,
+}
+
+impl TrialRecord {
+    /// Whether a `[prune]` rule stopped the run.
+    pub fn is_pruned(&self) -> bool {
+        self.pruned.is_some()
+    }
+}
+
+/// Where a pruned run stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct PrunedAt {
+    /// Epoch of the rung phase (1-based).
+    pub epoch: usize,
+    /// Val top-1 (percent) at that epoch.
+    pub val_top1: f64,
+}
+
+/// One epoch of a run's val curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CurvePoint {
+    pub phase: u8,
+    /// 1-based epoch within the phase.
+    pub epoch: usize,
+    /// Val top-1 in percent.
+    pub val_top1: f64,
 }
 
 /// Folder of the records inside a sweep output folder.

@@ -17,6 +17,8 @@
 //! cdr_hidden = { min = 256, max = 1024 }           # both bounds integers: rounded to an integer
 //! dropout = { choices = [0.0, 0.1, 0.3] }
 //! ```
+//! or, instead of `[grid]` and `[random]`, a `[search]` with an optional `[prune]`
+//! ([`super::search_spec`]).
 //! Keys are `HeadsConfig` keys (`--set key=value`); they are checked against the config before
 //! any trial runs (see [`super::engine`]).
 
@@ -25,6 +27,7 @@ use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 
+use super::search_spec::{parse_prune, parse_search, PruneSpec, SearchSpec};
 use super::value::Value;
 
 /// How a `[random]` key is drawn.
@@ -60,6 +63,10 @@ pub struct SweepSpec {
     /// Reference modes (e.g. `baseline`, `probe`) run with every seed and only the `[fixed]`
     /// overrides, so each trial can be compared to them seed by seed (issue 13, point 6).
     pub reference: Vec<String>,
+    /// `[search]`: a sampler that proposes trials one at a time (excludes `[grid]`, `[random]`).
+    pub search: Option<SearchSpec>,
+    /// `[prune]`: early stopping of trials (needs `[search]`).
+    pub prune: Option<PruneSpec>,
 }
 
 impl SweepSpec {
@@ -72,6 +79,9 @@ impl SweepSpec {
     pub fn swept_keys(&self) -> Vec<String> {
         let mut keys: Vec<String> = self.grid.iter().filter(|(_, v)| v.len() > 1).map(|(k, _)| k.clone()).collect();
         if let Some(r) = &self.random {
+            keys.extend(r.params.keys().cloned());
+        }
+        if let Some(r) = &self.search {
             keys.extend(r.params.keys().cloned());
         }
         keys.sort();
@@ -125,12 +135,14 @@ pub fn parse_sweep(text: &str, origin: &str) -> Result<SweepSpec> {
                 }
             }
             ("random", toml::Value::Table(t)) => spec.random = Some(parse_random(t, origin)?),
-            ("fixed" | "grid" | "random", other) => {
+            ("search", toml::Value::Table(t)) => spec.search = Some(parse_search(t, origin)?),
+            ("prune", toml::Value::Table(t)) => spec.prune = Some(parse_prune(t, origin)?),
+            ("fixed" | "grid" | "random" | "search" | "prune", other) => {
                 bail!("{origin}: `{key}` must be a table ([{key}]), found {}", other.type_str())
             }
             _ => bail!(
                 "{origin}: unknown top-level key `{key}`; expected `seeds`, `mode`, `reference`, \
-                 [fixed], [grid] or [random]"
+                 [fixed], [grid], [random], [search] or [prune]"
             ),
         }
     }
@@ -172,7 +184,11 @@ fn parse_random(t: &toml::Table, origin: &str) -> Result<RandomSpec> {
     Ok(RandomSpec { trials, seed, params })
 }
 
-fn parse_distribution(d: &toml::Table, what: &str) -> Result<Distribution> {
+/// Parses `{ min, max, scale }` or `{ choices }`; `what` names the file and key in errors.
+///
+/// # Errors
+/// Unknown fields, non-numeric bounds, `min > max`, a log scale with `min <= 0`.
+pub(crate) fn parse_distribution(d: &toml::Table, what: &str) -> Result<Distribution> {
     if let Some(c) = d.get("choices") {
         if d.len() != 1 {
             bail!("{what}: `choices` cannot be combined with other fields");
@@ -210,6 +226,15 @@ fn parse_distribution(d: &toml::Table, what: &str) -> Result<Distribution> {
 }
 
 fn check_disjoint(spec: &SweepSpec, origin: &str) -> Result<()> {
+    if spec.search.is_some() && (!spec.grid.is_empty() || spec.random.is_some()) {
+        bail!("{origin}: [search] proposes every trial itself; it cannot be combined with [grid] or [random]");
+    }
+    if spec.prune.is_some() && spec.search.is_none() {
+        bail!("{origin}: [prune] needs [search] (for pruned random search: [search] sampler = \"random\")");
+    }
+    if let Some(k) = spec.search.iter().flat_map(|s| s.params.keys()).find(|k| spec.fixed.contains_key(*k)) {
+        bail!("{origin}: key `{k}` is in both [fixed] and [search]");
+    }
     let random_keys: Vec<&String> = spec.random.iter().flat_map(|r| r.params.keys()).collect();
     for k in spec.grid.keys() {
         if spec.fixed.contains_key(k) {

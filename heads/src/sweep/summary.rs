@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::record::TrialRecord;
+use super::record::{PrunedAt, TrialRecord};
 use super::value::Value;
 
 /// Mean and sample standard deviation (n − 1 in the denominator; 0 for a single value).
@@ -48,6 +48,14 @@ pub struct TrialGroup {
     pub per_seed_val: Vec<(u64, f64)>,
     /// `(seed, test top-1)` of every run.
     pub per_seed_test: Vec<(u64, f64)>,
+    /// Where a `[prune]` rule stopped the trial (its first pruned run), if it did.
+    pub pruned: Option<PrunedAt>,
+    /// The highest rung any of its runs was compared at.
+    pub rung: Option<usize>,
+    /// Rung-phase epochs its runs trained, summed (`None` outside `[search]` studies).
+    pub epochs_used: Option<usize>,
+    /// Rung-phase epochs of one unpruned run of the trial (the largest planned).
+    pub epochs_planned: Option<usize>,
 }
 
 /// Groups records by (mode, overrides) and ranks the groups by mean val top-1, best first (ties:
@@ -74,13 +82,43 @@ pub fn group_trials(records: &[TrialRecord]) -> Vec<TrialGroup> {
                 seconds: col(|r| r.seconds).mean,
                 per_seed_val: rs.iter().map(|r| (r.seed, r.metrics.val_top1)).collect(),
                 per_seed_test: rs.iter().map(|r| (r.seed, r.metrics.test_top1)).collect(),
+                pruned: rs.iter().find_map(|r| r.pruned),
+                rung: rs.iter().filter_map(|r| r.rung).max(),
+                epochs_used: rs.iter().map(|r| r.epochs_used).sum(),
+                epochs_planned: rs.iter().filter_map(|r| r.epochs_planned).max(),
             }
         })
         .collect();
+    // Complete trials first: a pruned trial never wins, whatever its value at its last rung.
     out.sort_by(|a, b| {
-        b.val_top1.mean.total_cmp(&a.val_top1.mean).then(a.trial.cmp(&b.trial)).then(a.mode.cmp(&b.mode))
+        a.pruned
+            .is_some()
+            .cmp(&b.pruned.is_some())
+            .then(b.val_top1.mean.total_cmp(&a.val_top1.mean))
+            .then(a.trial.cmp(&b.trial))
+            .then(a.mode.cmp(&b.mode))
     });
     out
+}
+
+/// A study's cost in rung-phase trial-epochs: `(spent, unpruned)`, where `unpruned` is what the
+/// same trials would have cost run to their planned epochs with every seed (`seeds`: the most
+/// seeds any trial has). `None` when no record follows epochs.
+pub fn study_cost(groups: &[TrialGroup]) -> Option<(usize, usize)> {
+    let seeds = groups.iter().map(|g| g.seeds.len()).max().unwrap_or(1);
+    let tracked: Vec<&TrialGroup> = groups.iter().filter(|g| g.epochs_used.is_some()).collect();
+    if tracked.is_empty() {
+        return None;
+    }
+    let spent = tracked.iter().filter_map(|g| g.epochs_used).sum();
+    let unpruned = tracked
+        .iter()
+        .map(|g| match g.pruned {
+            Some(_) => g.epochs_planned.unwrap_or(0) * seeds,
+            None => g.epochs_used.unwrap_or(0),
+        })
+        .sum();
+    Some((spent, unpruned))
 }
 
 /// Every override key seen in `records`, split into (swept: more than one distinct value or

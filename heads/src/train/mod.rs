@@ -1,6 +1,7 @@
 //! Training and evaluation on the feature cache (DESIGN §2 "Training", "Ablations", "Metrics"):
 //!
 //! - [`features`]: the cache as device tensors, the split rows and `x_s` standardisation.
+//! - [`hook`]: the per-epoch callback that lets a sweep stop (prune) a run.
 //! - [`trainer`]: one training phase (AdamW, cosine decay with warmup, early stopping).
 //! - [`one_phase`]: `baseline` and `ema`; [`two_phase`]: `mlp`, `cdr`, `fusion` (phase 1
 //!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`).
@@ -11,6 +12,7 @@
 //! Depends on [`crate::model`] and [`crate::nn`]; reports ([`crate::report`]) read its results.
 
 pub mod features;
+pub mod hook;
 pub mod metrics;
 pub mod modes;
 pub mod one_phase;

@@ -115,6 +115,9 @@ pub struct ModeResult {
 pub struct RunOptions {
     /// Print one line per epoch to stderr.
     pub progress: bool,
+    /// Told every epoch's val top-1 (every phase); may stop the run with
+    /// [`super::hook::Stopped`]. Not passed to the cross-fitting fold models.
+    pub epoch_hook: Option<super::hook::EpochHook>,
 }
 
 /// Softmax probabilities (host, row-major) of logits (n, K).

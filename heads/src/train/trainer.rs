@@ -5,6 +5,7 @@
 //! Per step there is no host round trip: the batch indices go to the device, the loss is summed
 //! on the device and read back every `log_every` steps (to stop on NaN) and at the end of the epoch.
 
+use super::hook::{Control, EpochReport, Stopped};
 use crate::model::config::HeadsConfig;
 use crate::nn::adamw::FusedAdamW;
 use crate::nn::params::decays_by_default;
@@ -127,6 +128,8 @@ pub struct Phase<'a> {
     pub label: &'a str,
     /// Which epoch's weights the phase ends with.
     pub select: Selection,
+    /// Told each epoch's val top-1; may stop the run ([`super::hook`]).
+    pub hook: Option<&'a super::hook::EpochHook>,
 }
 
 /// Which epoch's weights a phase keeps.
@@ -164,7 +167,8 @@ pub struct EvalOutcome {
 
 /// Runs one phase: `step(batch_rows)` returns the scalar loss of a batch (global row indices, (b,)
 /// u32 on the device), `eval()` scores the current weights. At the end the variables hold the
-/// weights of the best-scoring epoch. Errors if the loss becomes NaN or infinite.
+/// weights of the best-scoring epoch. Errors if the loss becomes NaN or infinite, and with
+/// [`Stopped`] when `phase.hook` answers [`Control::Stop`] after an epoch.
 pub fn run_phase(
     cfg: &HeadsConfig,
     phase: Phase,
@@ -236,6 +240,12 @@ pub fn run_phase(
                 "[{}] phase {} epoch {epoch}/{}: train loss {train_loss:.4}, val top-1 {:.2} %",
                 phase.label, phase.phase, epochs, ev.val_top1
             );
+        }
+        if let Some(hook) = phase.hook {
+            let at = EpochReport { phase: phase.phase, epoch, planned_epochs: epochs, val_top1: ev.val_top1 };
+            if hook.report(&at) == Control::Stop {
+                return Err(Stopped { at }.into());
+            }
         }
         let improved = best.as_ref().is_none_or(|(b, _)| ev.score > *b);
         if improved {

@@ -177,6 +177,7 @@ impl Phase1Model {
                 progress: opts.progress,
                 label,
                 select: phase1_selection(cfg),
+                hook: opts.epoch_hook.as_ref(),
             },
             dev,
             &mut shuffle,
@@ -310,7 +311,7 @@ pub fn train_two_phase(
             }
             let streams = 100 * (j as u64 + 1);
             let fold_model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1 + streams))?;
-            let quiet = RunOptions { progress: false };
+            let quiet = RunOptions::default();
             fold_model.train(
                 f,
                 cfg,
@@ -361,6 +362,7 @@ pub fn train_two_phase(
                 progress: opts.progress,
                 label,
                 select: Selection::Best,
+                hook: opts.epoch_hook.as_ref(),
             },
             dev,
             &mut shuffle,

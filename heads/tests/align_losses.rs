@@ -103,7 +103,7 @@ fn cdd_with_one_class_is_the_mmd_by_hand() {
     let xv = m(&[&[0.0], &[0.0]]);
     let xs = m(&[&[1.0], &[1.0]]);
     close(value(&base_bandwidth(&xv, &xs).unwrap()), 2.0 / 3.0, 1e-6, "bandwidth");
-    close(value(&cdd_loss(&xv, &xs, &labels(&[0, 0]), 2, 1, 2.0).unwrap()), 1.553_740, 1e-5, "CDD");
+    close(value(&cdd_loss(&xv, &xs, &labels(&[0, 0]), 2, 1, 2.0).unwrap()), 1.553_74, 1e-5, "CDD");
 }
 
 // Two classes, σ = 100, one kernel: x_v' = x_s' = (0, 10), labels (0, 1).

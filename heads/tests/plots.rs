@@ -163,6 +163,7 @@ fn report_has_table_fidelity_config_and_plots() {
         confidence: Some((vec![0.5, 0.6, 0.7], vec![0.8, 0.9, 0.95])),
         notes: vec!["a note".into()],
         failed: vec![("cdr".into(), "training loss became NaN".into())],
+        ..Default::default()
     };
     let out = write_report(dir.path(), &input).unwrap();
     assert!(out.skipped.is_empty(), "{:?}", out.skipped);

@@ -24,7 +24,7 @@ fn fixture(rel: &str) -> PathBuf {
 const IDS: [&str; 2] = ["images/a3.png", "images/b3_cmyk.jpg"];
 
 /// Modes trained in the run.
-const MODES: &str = "baseline,ema,mlp,fusion";
+const MODES: &str = "baseline,ema,mlp,fusion,swd,distill";
 
 struct Setup {
     _tmp: tempfile::TempDir,
@@ -134,7 +134,7 @@ fn assert_matches_training(preds: &[ImagePrediction], run: &Path, mode: Mode) {
 fn deterministic_modes_reproduce_training_predictions() {
     let s = setup();
     // fusion samples x_CDR: the sampler's per-row noise makes it reproducible image by image.
-    for mode in [Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Fusion] {
+    for mode in [Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Fusion, Mode::Swd, Mode::Distill] {
         let preds = predict(&opts(&s.run, Some(mode)), &Device::Cpu).unwrap();
         assert_matches_training(&preds, &s.run, mode);
     }

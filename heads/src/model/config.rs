@@ -106,6 +106,9 @@ pub struct HeadsConfig {
     pub val_fraction: f64,
     /// Read the loss scalar back from the device every this many steps. Default 20.
     pub log_every: usize,
+    /// The keys of the Table 1 rows (`swd_weight`, ..., `distill_teacher`), flat in TOML.
+    #[serde(flatten)]
+    pub align: crate::model::config_align::AlignConfig,
 }
 
 impl Default for HeadsConfig {
@@ -152,6 +155,7 @@ impl Default for HeadsConfig {
             seed: 0,
             val_fraction: 0.1,
             log_every: 20,
+            align: Default::default(),
         }
     }
 }
@@ -205,6 +209,9 @@ impl HeadsConfig {
             "val_fraction",
             "log_every",
         ]
+        .into_iter()
+        .chain(crate::model::config_align::AlignConfig::KEYS)
+        .collect()
     }
 
     /// Parses a TOML config file (missing keys keep their defaults) and validates it.
@@ -346,6 +353,7 @@ impl HeadsConfig {
         at_least_one("probe_max_iter", self.probe_max_iter)?;
         unit_open("val_fraction", self.val_fraction)?;
         at_least_one("log_every", self.log_every)?;
+        self.align.validate()?;
         // Sampling starts from x_s^T ~ N(0, I); that is only the true marginal at t = T when
         // almost no signal is left, i.e. alphas_cumprod[T-1] is close to zero.
         let sched = crate::model::schedule::schedule_host(self)

@@ -10,13 +10,18 @@
 //! | [`sampler`] | reverse process from noise: DDPM, DDIM, K-sample averaging, guidance | eqs. 21-23 |
 //! | [`fusion`] | concat, add, mul and the logit fusions `sum`, `hm` | eq. 24, Counterfactual VQA |
 //! | [`mlp_head`] | the `mlp` ablation: a 4-layer MLP regressing `x_s` from `x_v` | table 2 |
+//! | [`align`] | the alignment losses of table 1: SWD, SSAN, CDD, SDM | table 1 |
+//! | [`distill`] | generalized distillation from a text teacher | Lopez-Paz et al. 2016 |
 //!
 //! Training loops live in [`crate::train`]; this layer holds the forward passes and losses.
 
+pub mod align;
 pub mod cdr;
 pub mod choices;
 pub mod config;
+pub mod config_align;
 pub mod denoiser;
+pub mod distill;
 pub mod ema;
 pub mod fusion;
 pub mod mlp_head;

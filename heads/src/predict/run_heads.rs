@@ -145,7 +145,11 @@ impl RunHeads {
                 Mode::Baseline => Net::Baseline(pb.scoped("baseline", |pb| pb.linear("classifier", d_v, k))?),
                 // The linear probe has the baseline's form: logits = x_v Wᵀ + b.
                 Mode::Probe => Net::Baseline(pb.scoped("probe", |pb| pb.linear("classifier", d_v, k))?),
-                Mode::Ema => Net::Ema(Ema::new(&mut pb, d_v, d_s, k, &cfg)?),
+                // The table-1 alignment rows train the EMA module's parameters.
+                Mode::Ema | Mode::Swd | Mode::Ssan | Mode::Cdd | Mode::Sdm => {
+                    Net::Ema(Ema::new(&mut pb, d_v, d_s, k, &cfg)?)
+                }
+                Mode::Distill => Net::Baseline(pb.scoped("distill", |pb| pb.linear("classifier", d_v, k))?),
                 Mode::Mlp | Mode::Cdr | Mode::Fusion => {
                     let ema = Ema::new(&mut pb, d_v, d_s, k, &cfg)?;
                     let gen = match mode {

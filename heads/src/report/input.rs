@@ -98,5 +98,6 @@ pub fn report_input(
         confidence,
         notes,
         failed: failed.iter().map(|x| (x.mode.as_str().to_string(), x.reason.clone())).collect(),
+        sections: Vec::new(),
     })
 }

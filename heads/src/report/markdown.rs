@@ -85,6 +85,9 @@ pub struct ReportInput {
     pub notes: Vec<String>,
     /// Modes that failed: `(mode, one-line reason)`.
     pub failed: Vec<(String, String)>,
+    /// Further markdown sections (each starting with its `##` heading), shown after the
+    /// ablation table, e.g. the Table 1 layout of `--mode table1`.
+    pub sections: Vec<String>,
 }
 
 /// Classes and samples per class in the t-SNE figure (paper fig. 3: 5 classes).
@@ -173,6 +176,11 @@ fn components(mode: &str) -> (&'static str, &'static str, &'static str) {
         "mlp" => ("", "MLP", "MLP regression of x_s, no diffusion"),
         "cdr" => ("", "✓", "classifier on x_CDR alone"),
         "fusion" => ("✓", "✓", "EMA + CDR fused (full model)"),
+        "swd" => ("", "", "table 1: CE + sliced Wasserstein of classifier outputs"),
+        "ssan" => ("", "", "table 1: CE + class-centroid alignment"),
+        "cdd" => ("", "", "table 1: CE + contrastive domain discrepancy"),
+        "sdm" => ("", "", "table 1: CE + similarity distribution matching"),
+        "distill" => ("", "", "image student of a text teacher (generalized distillation)"),
         _ => ("", "", ""),
     }
 }
@@ -220,6 +228,10 @@ pub fn render_markdown(input: &ReportInput, plots: &[(String, &str)], skipped: &
     }
     if input.rows.is_empty() && input.failed.is_empty() {
         let _ = writeln!(s, "\n(no mode was trained)");
+    }
+
+    for section in &input.sections {
+        let _ = writeln!(s, "\n{}", section.trim_end());
     }
 
     if !input.fidelity.is_empty() {

@@ -7,6 +7,7 @@
 //! - [`plots`]: training curves, fig. 3 t-SNE pairs, fig. 4 confidence histograms, sweep plots;
 //!   [`tsne`]: exact t-SNE for them.
 //! - [`paired`]: paired per-seed differences to `baseline` with a 95 % confidence interval.
+//! - [`table1`]: the paper's Table 1 layout (`--mode table1`), TEAM marked as not runnable.
 //! - [`files`]: atomic writes used by every output.
 
 pub mod files;
@@ -15,6 +16,7 @@ pub mod markdown;
 pub mod paired;
 pub mod plots;
 pub mod run_output;
+pub mod table1;
 pub mod tsne;
 
 pub use files::write_atomic;

@@ -6,11 +6,14 @@
 //! - [`one_phase`]: `baseline` and `ema`; [`two_phase`]: `mlp`, `cdr`, `fusion` (phase 1
 //!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`).
 //! - [`modes`]: [`train_mode`], the entry point for one ablation row of paper table 2.
+//! - [`align`]: the table-1 alignment rows `swd`, `ssan`, `cdd`, `sdm`; [`distill`]: `distill`.
 //! - [`probe`]: the linear probe on `x_v` (CLIP's protocol, L-BFGS), the yardstick row.
 //! - [`result`]: what a mode produces ([`ModeResult`]); [`metrics`]: top-1/top-5, per-class recall.
 //!
 //! Depends on [`crate::model`] and [`crate::nn`]; reports ([`crate::report`]) read its results.
 
+pub mod align;
+pub mod distill;
 pub mod features;
 pub mod hook;
 pub mod metrics;

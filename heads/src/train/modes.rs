@@ -9,6 +9,8 @@
 //!   classifier on `(x_EMA, x_CDR)` (`fusion`, `mlp`), selecting on val top-1. With
 //!   `fusion_features = "onestep"` the phase-2 head trains jointly in phase 1 on the one-step
 //!   prediction instead and there is no phase 2.
+//! - `swd`, `ssan`, `cdd`, `sdm` (paper table 1): `ema` with an alignment loss in place of
+//!   `L_ITA` ([`super::align`]); `distill`: generalized distillation ([`super::distill`]).
 
 use super::features::Features;
 use super::one_phase::{train_baseline, train_ema};
@@ -38,6 +40,8 @@ pub fn train_mode_with(
         Mode::Baseline => train_baseline(features, cfg, seed, opts),
         Mode::Ema => train_ema(features, cfg, seed, opts),
         Mode::Mlp | Mode::Cdr | Mode::Fusion => super::two_phase::train_two_phase(features, cfg, mode, seed, opts),
+        Mode::Swd | Mode::Ssan | Mode::Cdd | Mode::Sdm => super::align::train_align(features, cfg, mode, seed, opts),
+        Mode::Distill => super::distill::train_distill(features, cfg, seed, opts),
     })?;
     res.seconds = start.elapsed().as_secs_f64();
     Ok(res)

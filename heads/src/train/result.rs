@@ -1,5 +1,5 @@
 //! What a trained mode produces ([`ModeResult`]) and the helpers every mode uses to build it:
-//! the [`Mode`] names of paper table 2, chunked evaluation over rows ([`map_rows`]), softmax
+//! the [`Mode`] names of paper tables 1 and 2, chunked evaluation over rows ([`map_rows`]), softmax
 //! scores and metrics ([`finish`]).
 
 use super::features::Features;
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// One ablation row of paper table 2.
+/// One row of paper table 2 (ablations) or table 1 (alignment methods, distillation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Mode {
@@ -23,13 +23,53 @@ pub enum Mode {
     Mlp,
     Cdr,
     Fusion,
+    /// Table 1: sliced Wasserstein discrepancy of the two modalities' classifier outputs.
+    Swd,
+    /// Table 1: class-centroid alignment of `x_v'` and `x_s'`.
+    Ssan,
+    /// Table 1: contrastive domain discrepancy (class-conditional MMD).
+    Cdd,
+    /// Table 1: similarity distribution matching.
+    Sdm,
+    /// Generalized distillation from a text teacher to an image-only student.
+    Distill,
 }
 
 impl Mode {
     /// Table order: probe, baseline, ema, mlp, cdr, fusion (what `--mode all` trains).
     pub const ALL: [Mode; 6] = [Mode::Probe, Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Cdr, Mode::Fusion];
 
-    /// `"probe"`, `"baseline"`, `"ema"`, `"mlp"`, `"cdr"`, `"fusion"`.
+    /// Every mode: table 2's, then the Table 1 rows (what `--mode` accepts by name).
+    pub const EVERY: [Mode; 11] = [
+        Mode::Probe,
+        Mode::Baseline,
+        Mode::Ema,
+        Mode::Mlp,
+        Mode::Cdr,
+        Mode::Fusion,
+        Mode::Swd,
+        Mode::Ssan,
+        Mode::Cdd,
+        Mode::Sdm,
+        Mode::Distill,
+    ];
+
+    /// What `--mode table1` trains, in the paper's Table 1 order (TEAM, which cannot run on
+    /// pooled features, sits between `sdm` and `ema`; see [`crate::report::table1`]).
+    pub const TABLE1: [Mode; 9] = [
+        Mode::Baseline,
+        Mode::Probe,
+        Mode::Swd,
+        Mode::Ssan,
+        Mode::Cdd,
+        Mode::Sdm,
+        Mode::Ema,
+        Mode::Fusion,
+        Mode::Distill,
+    ];
+
+    /// `"probe"`, `"baseline"`, `"ema"`, `"mlp"`, `"cdr"`, `"fusion"`, `"swd"`, `"ssan"`, `"cdd"`,
+    /// `"sdm"`, `"distill"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Mode::Probe => "probe",
@@ -38,6 +78,11 @@ impl Mode {
             Mode::Mlp => "mlp",
             Mode::Cdr => "cdr",
             Mode::Fusion => "fusion",
+            Mode::Swd => "swd",
+            Mode::Ssan => "ssan",
+            Mode::Cdd => "cdd",
+            Mode::Sdm => "sdm",
+            Mode::Distill => "distill",
         }
     }
 }
@@ -51,8 +96,9 @@ impl fmt::Display for Mode {
 impl FromStr for Mode {
     type Err = anyhow::Error;
     fn from_str(s: &str) -> Result<Self> {
-        Mode::ALL.into_iter().find(|m| m.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
-            anyhow::anyhow!("unknown mode `{s}`: expected one of probe, baseline, ema, mlp, cdr, fusion")
+        Mode::EVERY.into_iter().find(|m| m.as_str() == s.trim().to_ascii_lowercase()).ok_or_else(|| {
+            let names: Vec<&str> = Mode::EVERY.iter().map(|m| m.as_str()).collect();
+            anyhow::anyhow!("unknown mode `{s}`: expected one of {}", names.join(", "))
         })
     }
 }

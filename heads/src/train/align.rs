@@ -94,6 +94,7 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
             progress: opts.progress,
             label: mode.as_str(),
             select: Selection::Best,
+            hook: opts.epoch_hook.as_ref(),
         },
         &f.device,
         &mut rng,

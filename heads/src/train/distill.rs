@@ -65,6 +65,8 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
             progress: opts.progress,
             label: "distill teacher",
             select: if has_val { Selection::Best } else { Selection::Last },
+            // A sweep prunes on the student's val top-1, not the teacher's.
+            hook: None,
         },
         &f.device,
         &mut rng,
@@ -132,6 +134,7 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
             progress: opts.progress,
             label: "distill",
             select: Selection::Best,
+            hook: opts.epoch_hook.as_ref(),
         },
         &f.device,
         &mut rng,

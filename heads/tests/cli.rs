@@ -81,13 +81,13 @@ fn bad_set_fails_naming_the_key() {
     let o = train(&tmp.path().join("nocache"), &tmp.path().join("run"), &["--mode", "bogus"]);
     assert!(!o.status.success());
     let e = String::from_utf8_lossy(&o.stderr);
-    // Every accepted value is listed, `all` included (issue 18, point 3).
+    // Every accepted value is listed, `all` included.
     for m in ["bogus", "all", "probe", "baseline", "ema", "mlp", "cdr", "fusion"] {
         assert!(e.contains(m), "{m} missing from: {e}");
     }
 }
 
-/// Issue 13, point 4: with a learning rate of 1e30 every gradient-trained mode diverges (Adam
+/// With a learning rate of 1e30 every gradient-trained mode diverges (Adam
 /// steps of ~1e30 overflow f32 logits to inf, so the loss is NaN), while the linear probe
 /// (L-BFGS, no learning rate) still trains. The run writes the probe's metrics, report and
 /// predictions, marks every other mode as failed with its reason, and exits non-zero.

@@ -106,8 +106,8 @@ pub fn run(args: TrainArgs) -> Result<()> {
         match train_seeds(&features, &cfg, mode, args.seeds, args.quiet, &opts) {
             Ok(runs) => results.push(ModeRuns { mode, runs }),
             Err(e) => {
-                // One failing mode (e.g. a NaN loss at a high lr) does not lose the others
-                // (issue 13, point 4): it is reported and the exit status is non-zero at the end.
+                // One failing mode (e.g. a NaN loss at a high lr) does not lose the others:
+                // it is reported and the exit status is non-zero at the end.
                 let reason = one_line(&format!("{e:#}"));
                 eprintln!("{mode}: failed: {reason}");
                 failed.push(ModeFailure { mode, reason });

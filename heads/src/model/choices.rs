@@ -42,7 +42,7 @@ pub enum FusionFeatures {
     Onestep,
 }
 
-/// Which phase-1 epoch the two-phase modes keep (issue 13, point 7).
+/// Which phase-1 epoch the two-phase modes keep.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Phase1Select {

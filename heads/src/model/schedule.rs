@@ -34,7 +34,7 @@ impl fmt::Display for ScheduleKind {
 }
 
 /// The keys that define a schedule (a [`crate::model::config::HeadsConfig`] converts into one),
-/// so that this module does not depend on the config (issue 17).
+/// so that this module does not depend on the config.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ScheduleSpec {
     /// Config key `schedule`.

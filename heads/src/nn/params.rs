@@ -93,7 +93,7 @@ pub fn named_vars_with_prefix(varmap: &VarMap, prefixes: &[&str]) -> Vec<(String
 /// Whether AdamW's weight decay applies to the parameter `name` of rank `rank` when the config
 /// key `weight_decay_all` is false (the default). The CLIP / open_clip convention
 /// (`exclude = p.ndim < 2 or "bn"/"ln"/"bias"/"logit_scale" in name`): no decay on biases,
-/// LayerNorm gains, `logit_scale` or any parameter with fewer than two dimensions (issue 13).
+/// LayerNorm gains, `logit_scale` or any parameter with fewer than two dimensions.
 pub fn decays_by_default(name: &str, rank: usize) -> bool {
     let leaf = name.rsplit('.').next().unwrap_or(name);
     !(rank < 2 || leaf == "bias" || leaf == "logit_scale" || name.contains("norm") || name.contains(".ln"))

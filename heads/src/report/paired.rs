@@ -1,4 +1,4 @@
-//! Paired per-seed differences with a 95 % confidence interval (issue 13, point 6): "does a mode
+//! Paired per-seed differences with a 95 % confidence interval: "does a mode
 //! beat `baseline`?" answered with error bars.
 //!
 //! Runs with the same seed share the split, the shuffling order and the initialisation stream,

@@ -26,7 +26,7 @@ pub struct ModeRuns {
     pub runs: Vec<ModeResult>,
 }
 
-/// A mode that failed (issue 13, point 4): the other modes still write their results.
+/// A mode that failed: the other modes still write their results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ModeFailure {
     pub mode: Mode,

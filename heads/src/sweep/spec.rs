@@ -61,7 +61,7 @@ pub struct SweepSpec {
     pub grid: BTreeMap<String, Vec<Value>>,
     pub random: Option<RandomSpec>,
     /// Reference modes (e.g. `baseline`, `probe`) run with every seed and only the `[fixed]`
-    /// overrides, so each trial can be compared to them seed by seed (issue 13, point 6).
+    /// overrides, so each trial can be compared to them seed by seed.
     pub reference: Vec<String>,
     /// `[search]`: a sampler that proposes trials one at a time (excludes `[grid]`, `[random]`).
     pub search: Option<SearchSpec>,

@@ -1,4 +1,4 @@
-//! Mode `probe`: the field's yardstick for frozen features (issue 13, point 2), CLIP's linear-probe
+//! Mode `probe`: the field's yardstick for frozen features, CLIP's linear-probe
 //! protocol (Radford et al. 2021, §3.2 and appendix A.3): multinomial logistic regression on the
 //! raw `x_v`, fitted to convergence by L-BFGS, its L2 strength chosen on val top-1.
 //!

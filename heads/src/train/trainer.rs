@@ -145,8 +145,8 @@ pub enum Selection {
 ///
 /// The batch is `min(batch, max(1, n / min_steps_per_epoch))` (config keys `batch`,
 /// `min_steps_per_epoch`), so a small train split still gets `min_steps_per_epoch` optimiser
-/// steps per epoch instead of one full-batch step, while a large one keeps `batch` (issue 13:
-/// 248 demo rows at batch 256 made 50 epochs 50 steps). The epochs are `epochs`, raised to reach
+/// steps per epoch instead of one full-batch step, while a large one keeps `batch`
+/// (248 demo rows at batch 256 made 50 epochs 50 steps). The epochs are `epochs`, raised to reach
 /// at least `min_steps` optimiser steps in all.
 pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
     // min_steps_per_epoch = 0 turns the cap off.
@@ -294,7 +294,7 @@ mod tests {
         assert_eq!(budget(66_071, 50, &floor), (256, 259, 50));
     }
 
-    /// Issue 13, point 3: one AdamW step with zero gradients, lr 0.1, weight_decay 0.1. The
+    /// One AdamW step with zero gradients, lr 0.1, weight_decay 0.1. The
     /// decoupled decay multiplies a decayed parameter by 1 − lr·λ = 1 − 0.01 = 0.99 and the Adam
     /// term is 0 (m = v = 0), so a weight 1.0 becomes 0.99 while a bias 1.0 and
     /// logit_scale = ln(1/0.07) = 2.6593 stay as they are (CLIP's parameter groups).

@@ -7,7 +7,7 @@
 //! (Linear on `x_CDR` for `cdr`, the fusion classifier for `fusion` and `mlp`) trains with CE on
 //! all train rows, selected on val top-1.
 //!
-//! Cross-fitted phase 2 (config key `crossfit_folds` = k >= 2; issue 13, point 6): the phase-2
+//! Cross-fitted phase 2 (config key `crossfit_folds` = k >= 2): the phase-2
 //! head otherwise trains on `x_CDR`/`x_EMA` of rows that phase 1 fitted, which are cleaner than the
 //! features of unseen test rows, and overfits within a few epochs. With cross-fitting, k more
 //! phase-1 models are trained, each without one fold of the train rows with text (seeded,

@@ -1,6 +1,6 @@
 //! Trainable transformer encoders with the HF tensor names of `marnet_extract`'s frozen ones.
 //!
-//! Why these are not the extraction encoders (issue 17, point 4): one definition would have to be
+//! Why these are not the extraction encoders: one definition would have to be
 //! both differentiable and as fast as extraction needs, and the two sides want different kernels.
 //! - Extraction runs candle-transformers' `vit`/`bert` models (a well-kept library, parity-tested
 //!   against transformers) and, for CLIP on the CPU in f32, fused host kernels with no autograd at

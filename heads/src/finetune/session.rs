@@ -49,6 +49,17 @@ impl Session {
         opts.validate()?;
         let dev = opts.device.clone();
         let dataset = marnet_data::load_dataset(&opts.dataset)?;
+        // The fine-tune steps open every image by its file path; images stored inside Parquet
+        // files or tar shards are read only by the extraction pipeline so far.
+        if let Some(s) = dataset.samples.iter().find(|s| !matches!(s.source, marnet_data::ImageSource::File)) {
+            anyhow::bail!(
+                "--dataset {}: fine-tuning reads images from files only; sample {} is stored in {} \
+                 (extract features with marnet-extract run and train the heads on the cache, or unpack the images)",
+                opts.dataset,
+                s.id,
+                s.image_path.display()
+            );
+        }
         let mut notes = Vec::new();
         let text_model = match &opts.text_model {
             Some(spec) => Some(

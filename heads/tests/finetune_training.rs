@@ -10,6 +10,7 @@ use marnet_heads::finetune::checkpoint::last_path;
 use marnet_heads::finetune::heads_model::FinetuneHeads;
 use marnet_heads::finetune::{run_session, Session};
 use marnet_heads::nn::rng::HostRng;
+use std::path::Path;
 
 /// Loss of all train rows without augmentation, dropout or randomness other than a fixed RNG.
 fn fixed_loss(s: &Session) -> f64 {
@@ -164,4 +165,17 @@ fn init_heads_copies_a_runs_heads() {
     candle_core::safetensors::save(&bad, run.join("heads.safetensors")).unwrap();
     let err = format!("{:#}", Session::build(with_init).err().unwrap());
     assert!(err.contains("fusion.ema.e_v.weight") && err.contains("shape"), "{err}");
+}
+
+/// Images inside Parquet files (a `datasets` dataset written with the Hub's file names, the data
+/// crate's fixture) cannot be fine-tuned on yet: the session is refused before any model loads,
+/// naming a sample and what to do instead.
+#[test]
+fn datasets_stored_in_parquet_are_refused_with_the_reason() {
+    let hf = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/tests/fixtures/sources/hf");
+    let out = tempfile::tempdir().unwrap();
+    let opts = tiny_options(&format!("hf:{}", hf.display()), out.path().join("run"));
+    let err = format!("{:#}", Session::build(opts).err().expect("an hf: dataset must be refused"));
+    assert!(err.contains("fine-tuning reads images from files only"), "{err}");
+    assert!(err.contains(".parquet") && err.contains("marnet-extract run"), "{err}");
 }

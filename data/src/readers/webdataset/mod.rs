@@ -96,7 +96,10 @@ fn label_of(
         return match value {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Number(n)) => Ok(n.to_string()),
-            other => anyhow::bail!("JSON key {key:?} is {other:?}: expected a class name or an integer"),
+            None => {
+                anyhow::bail!("the .json member has no key {key:?} (--label-key): expected a class name or an integer")
+            }
+            Some(other) => anyhow::bail!("JSON key {key:?} is {other}: expected a class name or an integer"),
         };
     }
     let cls = small.get("cls").or_else(|| small.get("class")).or_else(|| small.get("label"));

@@ -3,9 +3,9 @@
 data/tests/fixtures/sources/ with the libraries researchers use. Run by hand; the Rust tests
 only read the files:
 
-    python3 -m venv /work/venvs/fixtures
-    /work/venvs/fixtures/bin/pip install -r tools/requirements-datasets.txt
-    /work/venvs/fixtures/bin/python tools/make_dataset_fixtures.py
+    python3 -m venv .venv-fixtures
+    .venv-fixtures/bin/pip install -r tools/requirements-datasets.txt
+    .venv-fixtures/bin/python tools/make_dataset_fixtures.py
 
 The twelve images (3 classes apple/bread/curry, 6 train, 3 val, 3 test; PNG, JPEG, greyscale,
 RGBA, CMYK) are the bytes of extract/tests/fixtures/dataset/images, stored unchanged in every

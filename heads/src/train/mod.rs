@@ -4,7 +4,8 @@
 //! - [`hook`]: the per-epoch callback that lets a sweep stop (prune) a run.
 //! - [`trainer`]: one training phase (AdamW, cosine decay with warmup, early stopping).
 //! - [`one_phase`]: `baseline` and `ema`; [`two_phase`]: `mlp`, `cdr`, `fusion` (phase 1
-//!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`).
+//!   `L_EMA + L_CDR`, phase 2 the fusion classifier on sampled `x_CDR`); [`crossfit`]: the
+//!   out-of-fold phase-2 features of `crossfit_folds`.
 //! - [`modes`]: [`train_mode`], the entry point for one ablation row of paper table 2.
 //! - [`align`]: the table-1 alignment rows `swd`, `ssan`, `cdd`, `sdm`; [`distill`]: `distill`.
 //! - [`probe`]: the linear probe on `x_v` (CLIP's protocol, L-BFGS), the yardstick row.
@@ -13,6 +14,7 @@
 //! Depends on [`crate::model`] and [`crate::nn`]; reports ([`crate::report`]) read its results.
 
 pub mod align;
+pub mod crossfit;
 pub mod distill;
 pub mod features;
 pub mod hook;

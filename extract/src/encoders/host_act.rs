@@ -3,7 +3,7 @@
 //! (`hidden_act: "gelu"`, DINOv2), the tanh GELU (`gelu_pytorch_tanh`, SigLIP) and DINOv2's
 //! SwiGLU gate. candle's CPU `gelu_erf` calls libm's scalar f64 `erf` per element.
 
-use marnet_data::fast_math::{exp_f32, has_avx512};
+use marnet_data::fast_math::exp_f32;
 use rayon::prelude::*;
 
 /// Elements per rayon task (64 KiB of f32).
@@ -53,29 +53,9 @@ fn swiglu_generic(out: &mut [f32], y: &[f32], inner: usize) {
     }
 }
 
-/// Defines `$name(args)` that runs `$generic(args)` compiled for AVX-512 when available.
-macro_rules! dispatch {
-    ($name:ident => $generic:ident($($a:ident: $t:ty),*)) => {
-        fn $name($($a: $t),*) {
-            #[cfg(target_arch = "x86_64")]
-            {
-                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                unsafe fn fast($($a: $t),*) {
-                    $generic($($a),*)
-                }
-                if has_avx512() {
-                    // SAFETY: the CPU has the features `fast` is compiled for (checked).
-                    return unsafe { fast($($a),*) };
-                }
-            }
-            $generic($($a),*)
-        }
-    };
-}
-
-dispatch!(gelu_erf_chunk => gelu_erf_generic(v: &mut [f32]));
-dispatch!(gelu_tanh_chunk => gelu_tanh_generic(v: &mut [f32]));
-dispatch!(swiglu_chunk => swiglu_generic(out: &mut [f32], y: &[f32], inner: usize));
+avx512_dispatch!(fn gelu_erf_chunk => gelu_erf_generic(v: &mut [f32]));
+avx512_dispatch!(fn gelu_tanh_chunk => gelu_tanh_generic(v: &mut [f32]));
+avx512_dispatch!(fn swiglu_chunk => swiglu_generic(out: &mut [f32], y: &[f32], inner: usize));
 
 /// Exact GELU `x·Φ(x) = x/2·(1 + erf(x/√2))` in place (HF `gelu`).
 pub fn gelu_erf_in_place(x: &mut [f32]) {

@@ -15,7 +15,7 @@
 //! starting value, the attention scale multiplies `Q·Kᵀ` rather than `Q`, `exp` is
 //! [`exp_f32`]); the tiny-CLIP parity tests against transformers hold at 1e-4 as before.
 
-use marnet_data::fast_math::{exp_f32, gemm_parallelism, has_avx512, SharedOut};
+use marnet_data::fast_math::{exp_f32, gemm_parallelism, SharedOut};
 use rayon::prelude::*;
 
 /// Rows per rayon task in the row-wise kernels (LayerNorm, bias rows).
@@ -207,31 +207,10 @@ pub fn quick_gelu_in_place(x: &mut [f32]) {
 /// The elementwise and row loops, compiled twice: for AVX-512 (used when the CPU has it) and
 /// for the build's baseline target.
 mod simd {
-    use super::{exp_f32, has_avx512};
+    use super::exp_f32;
 
     /// Lanes of the partial sums and maxima (one AVX-512 register of f32).
     const LANES: usize = 16;
-
-    /// Defines `$name(args)` that runs `$generic(args)` compiled for AVX-512 when available.
-    macro_rules! dispatch {
-        ($(#[$doc:meta])* fn $name:ident => $generic:ident($($a:ident: $t:ty),*)) => {
-            $(#[$doc])*
-            pub(super) fn $name($($a: $t),*) {
-                #[cfg(target_arch = "x86_64")]
-                {
-                    #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
-                    unsafe fn fast($($a: $t),*) {
-                        $generic($($a),*)
-                    }
-                    if has_avx512() {
-                        // SAFETY: the CPU has the features `fast` is compiled for (checked).
-                        return unsafe { fast($($a),*) };
-                    }
-                }
-                $generic($($a),*)
-            }
-        };
-    }
 
     /// Sum with `LANES` independent partial sums (vectorises; the order is fixed by the length).
     #[inline(always)]
@@ -286,17 +265,17 @@ mod simd {
         }
     }
 
-    dispatch!(
+    avx512_dispatch!(
         /// Softmax of each `width`-long row of `m`, in place: `e^{x − max} / Σ e^{x − max}`.
-        fn softmax_rows => softmax_rows_generic(m: &mut [f32], width: usize)
+        pub(super) fn softmax_rows => softmax_rows_generic(m: &mut [f32], width: usize)
     );
-    dispatch!(
+    avx512_dispatch!(
         /// `x / (1 + e^{−1.702·x})` in place.
-        fn quick_gelu => quick_gelu_generic(v: &mut [f32])
+        pub(super) fn quick_gelu => quick_gelu_generic(v: &mut [f32])
     );
-    dispatch!(
+    avx512_dispatch!(
         /// LayerNorm of the rows of `x` (width `gamma.len()`) into `y`.
-        fn layer_norm_rows => layer_norm_rows_generic(y: &mut [f32], x: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
+        pub(super) fn layer_norm_rows => layer_norm_rows_generic(y: &mut [f32], x: &[f32], gamma: &[f32], beta: &[f32], eps: f32)
     );
 }
 

@@ -3,6 +3,29 @@
 //! text encoder, loaded from a local folder or the hub cache ([`crate::weights`]) by
 //! `config.json` `model_type`.
 
+/// Defines `$vis fn $name(args)` that runs `$generic(args)` compiled for AVX-512 when the CPU has
+/// it (checked at run time), else as built: the host kernels' one way to get AVX-512 code from
+/// portable loops. Defined before the modules so that every host-kernel file can use it.
+macro_rules! avx512_dispatch {
+    ($(#[$doc:meta])* $vis:vis fn $name:ident => $generic:ident($($a:ident: $t:ty),*)) => {
+        $(#[$doc])*
+        $vis fn $name($($a: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                unsafe fn fast($($a: $t),*) {
+                    $generic($($a),*)
+                }
+                if marnet_data::fast_math::has_avx512() {
+                    // SAFETY: the CPU has the features `fast` is compiled for (checked).
+                    return unsafe { fast($($a),*) };
+                }
+            }
+            $generic($($a),*)
+        }
+    };
+}
+
 pub mod bert;
 pub mod clip;
 pub mod column_major;

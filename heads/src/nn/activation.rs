@@ -266,14 +266,19 @@ mod tests {
         Ok(())
     }
 
-    /// Forward equals candle's own ops (bit for bit for ReLU/LeakyReLU, within 2e-7 relative for
-    /// SiLU, whose exp is a polynomial here); gradients agree with candle's autograd (an
-    /// independent derivation) within f32 rounding, on values away from the kink.
+    /// Forward equals candle's own ops (bit for bit for ReLU/LeakyReLU, within 1e-6 relative, about
+    /// 4 ulps, for SiLU, whose exp is a polynomial here and differs from libm's by a rounding or
+    /// two); gradients agree with candle's autograd (an independent derivation) within f32
+    /// rounding. The inputs are a fixed grid over [-8, 8] that avoids the kink at 0, so the test
+    /// sees the same values on every run.
     #[test]
     fn matches_candle_ops() -> Result<()> {
         let dev = Device::Cpu;
-        let x = Var::from_tensor(&(Tensor::randn(0f32, 2.0, (37, 70), &dev)? + 1e-3)?)?;
-        let w = Tensor::randn(0f32, 1.0, (37, 70), &dev)?;
+        let n = 37 * 70;
+        let xs: Vec<f32> = (0..n).map(|i| -8.0 + 16.0 * i as f32 / (n - 1) as f32 + 1e-3).collect();
+        let ws: Vec<f32> = (0..n).map(|i| ((i * 7919) % 101) as f32 / 50.0 - 1.0).collect();
+        let x = Var::from_tensor(&Tensor::from_vec(xs, (37, 70), &dev)?)?;
+        let w = Tensor::from_vec(ws, (37, 70), &dev)?;
         for (act, reference) in [
             (Act::Silu, x.as_tensor().silu()?),
             (Act::Relu, x.as_tensor().relu()?),
@@ -283,7 +288,7 @@ mod tests {
             let (o, r) = (ours.flatten_all()?.to_vec1::<f32>()?, reference.flatten_all()?.to_vec1::<f32>()?);
             if act == Act::Silu {
                 for (a, b) in o.iter().zip(&r) {
-                    assert!((a - b).abs() <= 2e-7 * b.abs().max(1.0), "silu: {a} vs {b}");
+                    assert!((a - b).abs() <= 1e-6 * b.abs().max(1.0), "silu: {a} vs {b}");
                 }
             } else {
                 assert_eq!(o, r, "{act:?}");

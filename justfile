@@ -21,11 +21,12 @@ demo: demo-assets extract train-heads
 
 # Run every test: Rust (debug profile, dependencies optimised), the Python converter tests and the
 # cache interop test (pyarrow, pandas, polars, DuckDB, HF datasets open a cache folder).
-[doc("Every test: Rust (debug, dependencies optimised), Python converter, wrapper, gpu-check and cache interop tests.")]
+[doc("Every test: Rust (debug, dependencies optimised), Python converter, wrapper, gpu-check and cache interop tests, the device check's CPU dry run.")]
 test:
     bash scripts/setup-dev.sh
     cargo test --workspace --no-fail-fast
     python -m pytest -q tools/tests
+    just device-check-dry-run
 
 # The format and lint gate that CI runs after `test`: rustfmt with the root rustfmt.toml, then clippy
 # on every target with warnings as errors.
@@ -135,6 +136,16 @@ build-cuda:
 # Compile check of the `cuda` feature (candle's CUDA kernels to PTX, every target; links nothing; no GPU needed). CI runs it after `test` (.ci/run).
 check-cuda:
     bash scripts/setup-cuda.sh check
+
+# Pack device-kit/ (git-ignored) for an offline GPU machine: the CUDA release binaries for CUDA_COMPUTE_CAP (default 90), stripped and xz-compressed, the tiny fixtures and goldens, the check's scripts; prints its size against the 64 MiB a device call carries (docs/gpu-device-kit.md).
+device-kit:
+    bash scripts/device-kit.sh
+
+# The offline GPU check's CPU dry run (`just test` runs it): every step of scripts/device-check.sh at tiny sizes with --device cpu, run from a kit-layout copy of its files (so the kit cannot lack one) on the debug binaries that `cargo test` built; torch + transformers (the GPU machines' versions) go into .venv-device on first use (about 5 GB: PyPI's torch pulls the CUDA wheels).
+device-check-dry-run:
+    bash scripts/device-check.sh --setup
+    bash scripts/device-kit.sh --files-only runs/device-check-cpu/kit
+    bash runs/device-check-cpu/kit/scripts/device-check.sh --device cpu --bin target/debug --python .venv-device/bin/python --out runs/device-check-cpu --work runs/device-check-cpu/work
 
 # On a machine with an NVIDIA GPU: build, device tests, demo checks against the CPU, one table (see scripts/gpu-check.sh --help).
 gpu-check *ARGS:

@@ -82,13 +82,15 @@ extract() {
 step_tiny_parity() {
   local tiny="$work/tiny" spec model key dtype cmp ok flag
   rm -rf "$tiny"; dc tiny-dataset "$fixtures" "$tiny" > /dev/null
-  for spec in vit:cls:vit clip:image_embeds:clip; do
-    IFS=: read -r model key golden <<<"$spec"
+  # MODEL:POOLING:GOLDEN_KEY — DINOv2's `cls` pooling is its pooler_output (the final LayerNorm of
+  # the class token), SigLIP's default is the attention-pooling head's pooler_output.
+  for spec in vit:cls:cls clip:image_embeds:image_embeds dinov2:cls:pooler_output siglip:pooler_output:pooler_output; do
+    IFS=: read -r model key golden_key <<<"$spec"
     for dtype in f32 $low; do
       [ "$dtype" = f32 ] && flag=(--max-abs 1e-4) || flag=(--min-cosine 0.999)
       if extract "tiny-$model-$dtype" "$tiny/manifest.jsonl" "$fixtures/$model" "$fixtures/bert" "$dtype" \
           --image-pooling "$key" --batch-size 4 > /dev/null; then
-        cmp=$(dc compare-golden "$work/caches/tiny-$model-$dtype" "$tiny/rows.json" "$fixtures/golden" "$golden" "$key" "${flag[@]}" 2>&1)
+        cmp=$(dc compare-golden "$work/caches/tiny-$model-$dtype" "$tiny/rows.json" "$fixtures/golden" "$model" "$golden_key" "${flag[@]}" 2>&1)
         ok=$?
       else
         cmp="marnet-extract failed: $(tail -1 "$logs/extract-tiny-$model-$dtype.log")"; ok=1

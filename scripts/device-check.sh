@@ -22,8 +22,8 @@
 #
 # Steps, each a row of the table (pass, FAIL or SKIP): the environment (GPU, driver, libcuda, the
 # CUDA libraries of the Python packages, every library the binaries need resolved); tiny parity
-# (tiny ViT / CLIP + BERT fixtures through `marnet-extract run`, f32 max |diff| <= 1e-4 and bf16
-# min row cosine >= 0.999 against the transformers goldens); full-size parity (random-weight
+# (tiny ViT / CLIP / DINOv2 / SigLIP + BERT fixtures through `marnet-extract run`, f32 max
+# |diff| <= 1e-4 and bf16 min row cosine >= 0.999 against the transformers goldens); full-size parity (random-weight
 # models made with transformers: per-row cosine of x_v and x_s against transformers f32 on the
 # same device, >= 0.9999 f32 and >= 0.999 bf16); speed (marnet f32 and bf16 end to end from JPEG
 # with the decode/model split, transformers bf16 SDPA model-only, decode-only and end to end);

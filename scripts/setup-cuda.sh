@@ -7,6 +7,8 @@
 #   bash scripts/setup-cuda.sh            install only, print what env.sh exports
 #   bash scripts/setup-cuda.sh check      `cargo check --workspace --all-targets --features cuda`
 #                                         (compiles candle's CUDA kernels to PTX; links nothing)
+#   bash scripts/setup-cuda.sh bins       `cargo build --release --features cuda` of marnet-extract
+#                                         and marnet-heads only (what `just device-kit` packs)
 #   bash scripts/setup-cuda.sh build      `cargo build --release --features cuda` of marnet-extract
 #                                         and marnet-heads, then `cargo test --release --features cuda --no-run`
 #                                         (the release profile, so the dependencies are built once)
@@ -53,9 +55,9 @@ LIBRARY_WHEELS=(
 
 mode="${1:-install}"
 case "$mode" in
-  install|check|build) ;;
+  install|check|bins|build) ;;
   -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-  *) echo "setup-cuda: unknown command '$mode' (expected: install, check or build)" >&2; exit 2 ;;
+  *) echo "setup-cuda: unknown command '$mode' (expected: install, check, bins or build)" >&2; exit 2 ;;
 esac
 
 dir="${MARNET_CUDA_DIR:-$PWD/.cuda}"
@@ -174,6 +176,10 @@ case "$mode" in
     t0=$SECONDS
     cargo check --workspace --all-targets --features marnet-extract/cuda,marnet-heads/cuda
     echo "setup-cuda: cargo check --features cuda passed in $((SECONDS - t0)) s (target: $CARGO_TARGET_DIR)" ;;
+  bins)
+    t0=$SECONDS
+    cargo build --release -p marnet-extract -p marnet-heads --features marnet-extract/cuda,marnet-heads/cuda
+    echo "setup-cuda: cuda binaries built in $((SECONDS - t0)) s in $CARGO_TARGET_DIR/release" ;;
   build)
     t0=$SECONDS
     cargo build --release -p marnet-extract -p marnet-heads --features marnet-extract/cuda,marnet-heads/cuda

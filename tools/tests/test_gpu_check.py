@@ -237,5 +237,5 @@ def test_setup_cuda_refuses_unknown_commands_before_installing(tmp_path):
     env = dict(os.environ, MARNET_CUDA_DIR=str(tmp_path / "cuda"))
     r = subprocess.run(["bash", str(ROOT / "scripts" / "setup-cuda.sh"), "compile"], capture_output=True, text=True,
                        env=env, timeout=60, stdin=subprocess.DEVNULL)
-    assert (r.returncode, r.stderr) == (2, "setup-cuda: unknown command 'compile' (expected: install, check or build)\n")
+    assert (r.returncode, r.stderr) == (2, "setup-cuda: unknown command 'compile' (expected: install, check, bins or build)\n")
     assert not (tmp_path / "cuda").exists()

@@ -3,7 +3,7 @@
 //! | module | what | paper |
 //! |---|---|---|
 //! | [`config`], [`choices`] | every hyperparameter ([`config::HeadsConfig`]), model and training keys | DESIGN §2 defaults |
-//! | [`ema`] | EMA: the two Linear+LeakyReLU encoders, bidirectional InfoNCE (`L_ITA`) | eqs. 1-8 |
+//! | [`ema`] | EMA: the two Linear+LeakyReLU encoders, bidirectional InfoNCE (`L_ITA`) | eqs. 5-13 |
 //! | [`schedule`] | DDPM noise schedule: `betas`, `alphas_cumprod`, `posterior_mean_coef1/2` | eqs. 14-16, 21-23 |
 //! | [`denoiser`] | the 4-layer MLP `X_θ(x_s^t, t, x_v)` that predicts `x_s^0` | eqs. 17-19 |
 //! | [`cdr`] | the CDR training loss (MSE on `x_s^0`) | eq. 20 |

@@ -72,7 +72,7 @@ pub fn save(path: &Path, tensors: &[(String, Tensor)], meta: &CheckpointMeta) ->
         .collect::<Result<Vec<(String, Tensor)>>>()?;
     let mut md = HashMap::new();
     md.insert(META_KEY.to_string(), serde_json::to_string(meta)?);
-    let bytes = safetensors::tensor::serialize(host.iter().map(|(n, t)| (n.as_str(), t)), Some(md))
+    let bytes = crate::report::safetensors_bytes(host.iter().map(|(n, t)| (n.as_str(), t)), md)
         .with_context(|| format!("serialising checkpoint {}", path.display()))?;
     write_atomic(path, &bytes)
 }

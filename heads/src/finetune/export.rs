@@ -56,7 +56,7 @@ pub fn export_backbone(files: &ModelFiles, values: &HashMap<String, Tensor>, out
     md.insert("format".to_string(), "pt".to_string());
     md.insert("marnet.finetuned_from".to_string(), files.spec.clone());
     md.insert("marnet.source_sha256".to_string(), files.sha256.clone());
-    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(md))
+    let bytes = crate::report::safetensors_bytes(tensors.iter().map(|(n, t)| (n.as_str(), t)), md)
         .context("serialising the exported model.safetensors")?;
     write_atomic(&out.join("model.safetensors"), &bytes)?;
     let entries = std::fs::read_dir(&files.root).with_context(|| format!("listing {}", files.root.display()))?;

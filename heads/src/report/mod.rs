@@ -19,7 +19,7 @@ pub mod run_output;
 pub mod table1;
 pub mod tsne;
 
-pub use files::write_atomic;
+pub use files::{safetensors_bytes, write_atomic};
 pub use input::report_input;
 pub use markdown::{
     render_markdown, write_report, CurveSet, FidelityRow, ReportInput, ReportOutput, ReportRow, TsneInput,

@@ -203,7 +203,7 @@ pub fn write_heads(dir: &Path, results: &[ModeRuns], f: &Features, cfg: &HeadsCo
     );
     meta.insert("d_v".to_string(), f.d_v.to_string());
     meta.insert("d_s".to_string(), f.d_s.to_string());
-    let bytes = safetensors::tensor::serialize(tensors.iter().map(|(n, t)| (n.as_str(), t)), Some(meta))
+    let bytes = super::safetensors_bytes(tensors.iter().map(|(n, t)| (n.as_str(), t)), meta)
         .context("serialising heads.safetensors")?;
     write_atomic(&dir.join("heads.safetensors"), &bytes)
 }

@@ -72,8 +72,9 @@ impl FinetuneHeads {
             Some(d_s) => {
                 let ema = Ema::new(&mut pb, d_v, d_s, k, cfg)?;
                 let denoiser = Denoiser::new(&mut pb, d_v, d_s, cfg)?;
-                let cdr_classifier = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
-                let fusion = pb.scoped("head", |pb| Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout))?;
+                let cdr_classifier = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.objective.d, k))?;
+                let fusion = pb
+                    .scoped("head", |pb| Fusion::new(pb, cfg.sampling.fusion, cfg.objective.d, k, cfg.optim.dropout))?;
                 let schedule = Schedule::new(cfg, device)?;
                 HeadsKind::Marnet(Box::new(MarnetHeads { ema, denoiser, schedule, cdr_classifier, fusion }))
             }
@@ -111,16 +112,16 @@ impl FinetuneHeads {
     ) -> Result<Tensor> {
         match &self.kind {
             HeadsKind::Baseline(cls) => {
-                let x = dropout(x_v, cfg.dropout, true, rng)?;
+                let x = dropout(x_v, cfg.optim.dropout, true, rng)?;
                 Ok(candle_nn::loss::cross_entropy(&cls.forward(&x)?, labels)?)
             }
             HeadsKind::Marnet(h) => {
                 let x_s = x_s.context("MARNet heads need x_s")?;
                 let xv_p = h.ema.embed_v(x_v)?;
                 let xs_p = h.ema.embed_s(x_s)?;
-                let logits = h.ema.classifier.forward(&dropout(&xv_p, cfg.dropout, true, rng)?)?;
+                let logits = h.ema.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, true, rng)?)?;
                 let ce = candle_nn::loss::cross_entropy(&logits, labels)?;
-                let l_ema = ((ce * cfg.alpha1)? + (h.ema.ita(&xv_p, &xs_p)? * cfg.beta)?)?;
+                let l_ema = ((ce * cfg.objective.alpha1)? + (h.ema.ita(&xv_p, &xs_p)? * cfg.objective.beta)?)?;
                 let step = cdr_loss(&h.denoiser, &h.ema, &h.cdr_classifier, &h.schedule, x_v, x_s, labels, cfg, rng)?;
                 let fused = h.fusion.forward(&xv_p, &h.ema.embed_s(&step.x0_hat)?, true, rng)?;
                 let l_fused = candle_nn::loss::cross_entropy(&fused, labels)?;

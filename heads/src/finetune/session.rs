@@ -68,7 +68,7 @@ impl Session {
             ),
             None => None,
         };
-        let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.val_fraction, opts.cfg.seed, &dev)?;
+        let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.run.val_fraction, opts.cfg.run.seed, &dev)?;
         let f = &rows.features;
         notes.push(format!(
             "dataset {}: {} train rows ({} with text), {} val{}, {} test, {} classes",
@@ -85,7 +85,7 @@ impl Session {
             .with_context(|| format!("--image-model {}", opts.image_model))?;
         let loader = PixelLoader::new(&image.preprocessor)?;
         let d_s = text_model.as_ref().map(|_| f.d_s);
-        let heads = FinetuneHeads::new(image.dim(), d_s, f.num_classes(), &opts.cfg, opts.cfg.seed, &dev)?;
+        let heads = FinetuneHeads::new(image.dim(), d_s, f.num_classes(), &opts.cfg, opts.cfg.run.seed, &dev)?;
         if let Some(run) = &opts.init_heads {
             let (mode, n) = heads.init_from_run(run).with_context(|| format!("--init-heads {}", run.display()))?;
             notes.push(format!("heads initialised from {} ({n} tensors of mode {mode})", run.display()));
@@ -125,8 +125,8 @@ impl Session {
         let optimizer = AdamW::new(
             groups,
             vec![
-                GroupParams { lr: opts.backbone_lr, weight_decay: opts.cfg.weight_decay },
-                GroupParams { lr: opts.cfg.lr, weight_decay: opts.cfg.weight_decay },
+                GroupParams { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
+                GroupParams { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
             ],
         )?;
         let count =

@@ -72,12 +72,12 @@ impl Ema {
     /// Parameters under `ema.` (`ema.e_v`, `ema.e_s`, `ema.logit_scale`, `ema.classifier`).
     pub fn new(pb: &mut ParamBuilder, d_v: usize, d_s: usize, k: usize, cfg: &HeadsConfig) -> Result<Self> {
         pb.scoped("ema", |pb| {
-            let e_v = pb.linear("e_v", d_v, cfg.d)?;
-            let e_s = pb.linear("e_s", d_s, cfg.d)?;
-            let init = Tensor::new(&[(1.0 / cfg.tau_init).ln() as f32], &pb.device)?;
+            let e_v = pb.linear("e_v", d_v, cfg.objective.d)?;
+            let e_s = pb.linear("e_s", d_s, cfg.objective.d)?;
+            let init = Tensor::new(&[(1.0 / cfg.objective.tau_init).ln() as f32], &pb.device)?;
             let logit_scale = pb.var("logit_scale", init)?;
-            let classifier = pb.linear("classifier", cfg.d, k)?;
-            Ok(Self { e_v, e_s, logit_scale, classifier, max_inv_tau: cfg.max_inv_tau })
+            let classifier = pb.linear("classifier", cfg.objective.d, k)?;
+            Ok(Self { e_v, e_s, logit_scale, classifier, max_inv_tau: cfg.objective.max_inv_tau })
         })
     }
 

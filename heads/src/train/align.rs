@@ -88,7 +88,7 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars,
             rows: &f.train_text,
             progress: opts.progress,
@@ -102,11 +102,11 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
             let xv_p = ema.embed_v(&f.x_v.index_select(idx, 0)?)?;
             let xs_p = ema.embed_s(&f.x_s.index_select(idx, 0)?)?;
             let y = f.labels_t.index_select(idx, 0)?;
-            let logits_v = ema.classifier.forward(&dropout(&xv_p, cfg.dropout, true, &mut drop_rng)?)?;
+            let logits_v = ema.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, true, &mut drop_rng)?)?;
             let ce = candle_nn::loss::cross_entropy(&logits_v, &y)?;
             let batch = AlignBatch { xv_p: &xv_p, xs_p: &xs_p, logits_v: &logits_v, y: &y };
             let align = align_term(mode, &ema, cfg, &batch, k, &mut proj_rng)?;
-            Ok(((ce * cfg.alpha1)? + align)?)
+            Ok(((ce * cfg.objective.alpha1)? + align)?)
         },
         || {
             let t = top1_of(f, &logits(&ema, f, &f.val)?, &f.val)?;

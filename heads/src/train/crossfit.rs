@@ -29,7 +29,7 @@ pub(super) fn out_of_fold_x_cdr(
     mut x_cdr_all: Tensor,
 ) -> Result<Tensor> {
     let label = mode.as_str();
-    let folds = stratified_folds(&f.train_text, &f.labels, cfg.crossfit_folds, seed);
+    let folds = stratified_folds(&f.train_text, &f.labels, cfg.phases.crossfit_folds, seed);
     for (j, fold) in folds.iter().enumerate().filter(|(_, fold)| !fold.is_empty()) {
         let rest: Vec<u32> = f.train_text.iter().copied().filter(|r| fold.binary_search(r).is_err()).collect();
         if rest.is_empty() {

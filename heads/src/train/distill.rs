@@ -15,8 +15,8 @@ use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::align::one_hot;
+use crate::model::config::DistillTeacher;
 use crate::model::config::HeadsConfig;
-use crate::model::config_align::DistillTeacher;
 use crate::model::distill::{distill_targets, soft_cross_entropy};
 use crate::nn::linear::Linear;
 use crate::nn::params::{ParamBuilder, SortedVars};
@@ -59,7 +59,7 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train_text,
             progress: opts.progress,
@@ -71,7 +71,7 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         &f.device,
         &mut rng,
         |idx, _| {
-            let x = dropout(&teacher_input(f, kind, idx)?, cfg.dropout, true, &mut drop_rng)?;
+            let x = dropout(&teacher_input(f, kind, idx)?, cfg.optim.dropout, true, &mut drop_rng)?;
             Ok(candle_nn::loss::cross_entropy(&teacher.forward(&x)?, &f.labels_t.index_select(idx, 0)?)?)
         },
         || {
@@ -128,7 +128,7 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train,
             progress: opts.progress,
@@ -139,7 +139,7 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
         &f.device,
         &mut rng,
         |idx, _| {
-            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.dropout, true, &mut drop_rng)?;
+            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.optim.dropout, true, &mut drop_rng)?;
             soft_cross_entropy(&student.forward(&x)?, &targets.index_select(idx, 0)?)
         },
         || {

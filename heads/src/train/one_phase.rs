@@ -24,7 +24,7 @@ pub fn train_baseline(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOpti
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train,
             progress: opts.progress,
@@ -35,7 +35,7 @@ pub fn train_baseline(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOpti
         &f.device,
         &mut rng,
         |idx, _| {
-            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.dropout, true, &mut drop_rng)?;
+            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.optim.dropout, true, &mut drop_rng)?;
             Ok(candle_nn::loss::cross_entropy(&cls.forward(&x)?, &f.labels_t.index_select(idx, 0)?)?)
         },
         || {
@@ -61,9 +61,9 @@ pub fn ema_loss(
 ) -> Result<(Tensor, Tensor)> {
     let xv_p = ema.embed_v(&f.x_v.index_select(idx, 0)?)?;
     let xs_p = ema.embed_s(&f.x_s.index_select(idx, 0)?)?;
-    let logits = ema.classifier.forward(&dropout(&xv_p, cfg.dropout, train, drop_rng)?)?;
+    let logits = ema.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, train, drop_rng)?)?;
     let ce = candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?;
-    let loss = ((ce * cfg.alpha1)? + (ema.ita(&xv_p, &xs_p)? * cfg.beta)?)?;
+    let loss = ((ce * cfg.objective.alpha1)? + (ema.ita(&xv_p, &xs_p)? * cfg.objective.beta)?)?;
     Ok((loss, xv_p))
 }
 
@@ -82,7 +82,7 @@ pub fn train_ema(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train_text,
             progress: opts.progress,

@@ -146,13 +146,13 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
     };
     let problem = ProbeProblem::new(&x_train, d, &y_train, k)?;
     let mut best: Option<(f64, f64, ProbeWeights)> = None;
-    let mut lambdas = cfg.probe_l2.clone();
+    let mut lambdas = cfg.probe.probe_l2.clone();
     // Strongest regularisation first, so that ties keep it; each fit starts from the previous
     // solution (a regularisation path), which cuts the L-BFGS iterations on large splits.
     lambdas.sort_by(|a, b| b.total_cmp(a));
     let mut warm = None;
     for l2 in lambdas {
-        let (w, next) = problem.fit(l2, cfg.probe_max_iter, warm.as_ref())?;
+        let (w, next) = problem.fit(l2, cfg.probe.probe_max_iter, warm.as_ref())?;
         warm = next;
         let top1 = top1_of(f, &logits(&w, &f.val)?, &f.val)?;
         if best.as_ref().is_none_or(|(b, _, _)| top1 > *b) {

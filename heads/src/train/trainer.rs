@@ -26,22 +26,22 @@ pub enum Optim {
 
 impl Optim {
     /// AdamW over `vars` (`(name, variable)`) with the config's `lr` and `weight_decay`; the
-    /// decay groups follow [`decays_by_default`] unless `cfg.weight_decay_all`.
+    /// decay groups follow [`decays_by_default`] unless `cfg.optim.weight_decay_all`.
     ///
     /// # Errors
     /// A variable that is not f32 (CPU) or a candle error.
     pub fn new(vars: &[(String, Var)], cfg: &HeadsConfig, device: &Device) -> Result<Self> {
-        let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() };
+        let params = ParamsAdamW { lr: cfg.optim.lr, weight_decay: cfg.optim.weight_decay, ..ParamsAdamW::default() };
         let grouped: Vec<(Var, bool)> = vars
             .iter()
-            .map(|(name, v)| (v.clone(), cfg.weight_decay_all || decays_by_default(name, v.rank())))
+            .map(|(name, v)| (v.clone(), cfg.optim.weight_decay_all || decays_by_default(name, v.rank())))
             .collect();
         Ok(if device.is_cpu() {
             Optim::Fused(FusedAdamW::with_decay_groups(grouped, params)?)
         } else {
             let (decay, plain): (Vec<_>, Vec<_>) = grouped.into_iter().partition(|(_, d)| *d);
             let mut opts = Vec::new();
-            for (group, wd) in [(decay, cfg.weight_decay), (plain, 0.0)] {
+            for (group, wd) in [(decay, cfg.optim.weight_decay), (plain, 0.0)] {
                 if !group.is_empty() {
                     let vars = group.into_iter().map(|(v, _)| v).collect();
                     opts.push(AdamW::new(vars, ParamsAdamW { weight_decay: wd, ..params.clone() })?);
@@ -150,10 +150,10 @@ pub enum Selection {
 /// at least `min_steps` optimiser steps in all.
 pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
     // min_steps_per_epoch = 0 turns the cap off.
-    let by_steps = n.checked_div(cfg.min_steps_per_epoch).map_or(n, |b| b.max(1));
-    let batch = cfg.batch.min(by_steps).min(n).max(1);
+    let by_steps = n.checked_div(cfg.budget.min_steps_per_epoch).map_or(n, |b| b.max(1));
+    let batch = cfg.budget.batch.min(by_steps).min(n).max(1);
     let steps_per_epoch = n.div_ceil(batch);
-    let epochs = epochs.max(cfg.min_steps.div_ceil(steps_per_epoch));
+    let epochs = epochs.max(cfg.budget.min_steps.div_ceil(steps_per_epoch));
     (batch, steps_per_epoch, epochs)
 }
 
@@ -185,7 +185,7 @@ pub fn run_phase(
     let total = steps_per_epoch * epochs;
     // Early stopping may end the phase only once this many epochs have run, so that the
     // learning-rate schedule has decayed before a noisy val curve can stop it.
-    let first_stop = (cfg.patience_start * epochs as f64).ceil() as usize;
+    let first_stop = (cfg.phases.patience_start * epochs as f64).ceil() as usize;
     let mut opt = Optim::new(&phase.vars, cfg, device)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
@@ -197,13 +197,13 @@ pub fn run_phase(
         rng.shuffle(&mut order);
         let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
         for (s, chunk) in order.chunks(batch).enumerate() {
-            opt.set_learning_rate(lr_at(global, total, cfg.warmup, cfg.lr));
+            opt.set_learning_rate(lr_at(global, total, cfg.budget.warmup, cfg.optim.lr));
             let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
             let loss = step(&idx, rng)?;
             opt.backward_step(&loss)?;
             acc = (acc + loss.detach())?;
             global += 1;
-            if (s + 1) % cfg.log_every == 0 {
+            if (s + 1) % cfg.run.log_every == 0 {
                 let v = acc.to_scalar::<f32>()?;
                 if !v.is_finite() {
                     bail!(
@@ -259,7 +259,7 @@ pub fn run_phase(
             since_best = 0;
         } else {
             since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience && epoch >= first_stop {
+            if cfg.phases.patience > 0 && since_best >= cfg.phases.patience && epoch >= first_stop {
                 break;
             }
         }
@@ -278,7 +278,8 @@ mod tests {
 
     #[test]
     fn budget_gives_small_train_splits_enough_steps() {
-        let cfg = HeadsConfig { batch: 256, min_steps_per_epoch: 8, min_steps: 0, ..HeadsConfig::default() };
+        let mut cfg = HeadsConfig::default();
+        (cfg.budget.batch, cfg.budget.min_steps_per_epoch, cfg.budget.min_steps) = (256, 8, 0);
         // 248 demo rows: 248 / 8 = 31 rows per batch, ceil(248 / 31) = 8 steps, 50 epochs.
         assert_eq!(budget(248, 50, &cfg), (31, 8, 50));
         // Vireo-172 train split: 66071 / 8 > 256, so the batch stays 256: ceil(66071/256) = 259.
@@ -286,10 +287,12 @@ mod tests {
         // Fewer rows than steps: one row per batch.
         assert_eq!(budget(5, 50, &cfg), (1, 5, 50));
         // Off: the batch is min(batch, n) as before (one full-batch step per epoch).
-        let off = HeadsConfig { min_steps_per_epoch: 0, ..cfg.clone() };
+        let mut off = cfg.clone();
+        off.budget.min_steps_per_epoch = 0;
         assert_eq!(budget(248, 50, &off), (248, 1, 50));
         // A floor of 1000 steps at 8 steps per epoch needs ceil(1000 / 8) = 125 epochs.
-        let floor = HeadsConfig { min_steps: 1000, ..cfg };
+        let mut floor = cfg;
+        floor.budget.min_steps = 1000;
         assert_eq!(budget(248, 50, &floor), (31, 8, 125));
         assert_eq!(budget(66_071, 50, &floor), (256, 259, 50));
     }
@@ -301,7 +304,8 @@ mod tests {
     #[test]
     fn weight_decay_skips_biases_and_logit_scale() -> Result<()> {
         for (all, device) in [(false, Device::Cpu), (true, Device::Cpu)] {
-            let cfg = HeadsConfig { lr: 0.1, weight_decay: 0.1, weight_decay_all: all, ..HeadsConfig::default() };
+            let mut cfg = HeadsConfig::default();
+            (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.weight_decay_all) = (0.1, 0.1, all);
             let w = Var::from_tensor(&Tensor::ones((2, 3), candle_core::DType::F32, &device)?)?;
             let b = Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device)?)?;
             let ls = Var::from_tensor(&Tensor::new((1.0f32 / 0.07).ln(), &device)?)?;

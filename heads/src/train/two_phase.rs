@@ -56,7 +56,7 @@ impl Phase2Head {
         rng: &mut HostRng,
     ) -> Result<Tensor> {
         match self {
-            Phase2Head::CdrOnly(l) => Ok(l.forward(&dropout(x_cdr, cfg.dropout, train, rng)?)?),
+            Phase2Head::CdrOnly(l) => Ok(l.forward(&dropout(x_cdr, cfg.optim.dropout, train, rng)?)?),
             Phase2Head::Fused(fu) => fu.forward(x_ema, x_cdr, train, rng),
         }
     }
@@ -87,7 +87,7 @@ fn phase1_loss(
             let x0 = mlp.forward(&x_v)?;
             let mse = candle_nn::loss::mse(&x0, &x_s)?;
             let ce = candle_nn::loss::cross_entropy(&gen_cls.forward(&ema.embed_s(&x0)?)?, &labels)?;
-            (((ce * cfg.alpha2)? + (mse * cfg.gamma)?)?, x0)
+            (((ce * cfg.objective.alpha2)? + (mse * cfg.objective.gamma)?)?, x0)
         }
     };
     Ok(((l_ema + l_gen)?, x0, xv_p))
@@ -95,7 +95,7 @@ fn phase1_loss(
 
 /// The weights phase 1 ends with (config key `phase1_select`).
 fn phase1_selection(cfg: &HeadsConfig) -> Selection {
-    match cfg.phase1_select {
+    match cfg.phases.phase1_select {
         Phase1Select::ValLoss => Selection::Best,
         Phase1Select::Last => Selection::Last,
     }
@@ -120,14 +120,18 @@ impl Phase1Model {
             let mut pb = ParamBuilder::new(&varmap, init, dev);
             let ema = Ema::new(&mut pb, f.d_v, f.d_s, k, cfg)?;
             let gen = match mode {
-                Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.hidden, cfg.activation)?),
+                Mode::Mlp => {
+                    Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.denoiser.hidden, cfg.denoiser.activation)?)
+                }
                 _ => Generator::Diffusion(Denoiser::new(&mut pb, f.d_v, f.d_s, cfg)?, Schedule::new(cfg, dev)?),
             };
-            let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
+            let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.objective.d, k))?;
             let head = pb.scoped("head", |pb| {
                 Ok(match mode {
-                    Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.d, k)?),
-                    _ => Phase2Head::Fused(Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout)?),
+                    Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.objective.d, k)?),
+                    _ => {
+                        Phase2Head::Fused(Fusion::new(pb, cfg.sampling.fusion, cfg.objective.d, k, cfg.optim.dropout)?)
+                    }
                 })
             })?;
             (ema, gen, gen_cls, head)
@@ -148,12 +152,14 @@ impl Phase1Model {
         opts: &RunOptions,
         label: &str,
     ) -> Result<Vec<EpochRecord>> {
-        let onestep = cfg.fusion_features == FusionFeatures::Onestep;
+        let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
         let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];
         if onestep {
             prefixes.push("head.");
         }
-        let eval_cfg = HeadsConfig { dropout: 0.0, cond_dropout: 0.0, ..cfg.clone() };
+        let mut eval_cfg = cfg.clone();
+        eval_cfg.optim.dropout = 0.0;
+        eval_cfg.denoiser.cond_dropout = 0.0;
         let (ema, gen, gen_cls, head) = (&self.ema, &self.gen, &self.gen_cls, &self.head);
         let dev = &f.device;
         let mut noise = HostRng::new(seed, 4 + streams);
@@ -162,7 +168,7 @@ impl Phase1Model {
             cfg,
             Phase {
                 phase: 1,
-                epochs: cfg.epochs,
+                epochs: cfg.budget.epochs,
                 vars: named_vars_with_prefix(&self.varmap, &prefixes),
                 rows,
                 progress: opts.progress,
@@ -252,13 +258,13 @@ pub fn train_two_phase(
 ) -> Result<ModeResult> {
     let dev = &f.device;
     let label = mode.as_str();
-    let onestep = cfg.fusion_features == FusionFeatures::Onestep;
+    let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
     let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1))?;
     let mut history = model.train(f, cfg, seed, &f.train_text, 0, opts, label)?;
 
     // Frozen features for every row.
     let (x0_all, mut x_cdr_all, x_ema_all) = model.features(f, cfg, seed, None)?;
-    if cfg.crossfit_folds >= 2 && !onestep {
+    if cfg.phases.crossfit_folds >= 2 && !onestep {
         x_cdr_all = super::crossfit::out_of_fold_x_cdr(&model, f, cfg, mode, seed, x_cdr_all)?;
     }
     let generation = if f.val_text.is_empty() {
@@ -288,7 +294,7 @@ pub fn train_two_phase(
             cfg,
             Phase {
                 phase: 2,
-                epochs: cfg.phase2_epochs,
+                epochs: cfg.budget.phase2_epochs,
                 vars: named_vars_with_prefix(&model.varmap, &["head."]),
                 rows: &f.train,
                 progress: opts.progress,
@@ -324,7 +330,7 @@ pub fn train_two_phase(
         d_v: f.d_v,
         x_ema: to_vec(&x_ema_all)?,
         x_cdr: to_vec(&x_cdr_all)?,
-        d: cfg.d,
+        d: cfg.objective.d,
     };
 
     let tau = model.ema.tau()?;

@@ -5,11 +5,11 @@
 use super::freeze::FreezeSpec;
 use super::heads_model::FinetuneHeads;
 use super::image_backbone::{load_image_backbone, ImageBackbone};
-use super::optim::{AdamW, GroupParams};
 use super::options::FinetuneOptions;
 use super::pixels::PixelLoader;
 use super::rows::{build_rows, FinetuneRows};
 use super::text_backbone::TextBackbone;
+use crate::optim::{AdamW, NamedParam, ParamGroup};
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor, Var};
 use serde_json::Value;
@@ -106,10 +106,10 @@ impl Session {
             None => None,
         };
         let mut params: Vec<(String, Var)> = Vec::new();
-        let mut groups: Vec<(String, Var, usize)> = Vec::new();
+        let mut groups: Vec<NamedParam> = Vec::new();
         let mut push = |name: String, var: Var, group: usize| {
             params.push((name.clone(), var.clone()));
-            groups.push((name, var, group));
+            groups.push(NamedParam { name, var, group });
         };
         for (n, v) in image.trainable() {
             push(format!("{IMAGE_PREFIX}{n}"), v, 0);
@@ -125,8 +125,8 @@ impl Session {
         let optimizer = AdamW::new(
             groups,
             vec![
-                GroupParams { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
-                GroupParams { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
+                ParamGroup { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
+                ParamGroup { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
             ],
         )?;
         let count =

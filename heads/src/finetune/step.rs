@@ -8,9 +8,9 @@
 //! `(seed, epoch)`, the augmentation and the diffusion noise of micro-batch `j` from
 //! `(seed, s, j)`. A run resumed at step `s` therefore continues exactly as if it had not stopped.
 
-use super::grad_accum::GradAccumulator;
 use super::session::Session;
 use crate::nn::rng::HostRng;
+use crate::optim::GradAccumulator;
 use crate::train::trainer::lr_at;
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
@@ -75,6 +75,7 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
         loss_sum += l * w;
     }
     let factor = lr_at(step as usize, s.total_steps() as usize, s.opts.cfg.budget.warmup, 1.0);
-    s.optimizer.step(&acc, factor)?;
+    s.optimizer.set_learning_rates(|peak| peak * factor);
+    s.optimizer.step(&acc)?;
     Ok(loss_sum)
 }

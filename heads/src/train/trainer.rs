@@ -7,74 +7,21 @@
 
 use super::hook::{Control, EpochReport, Stopped};
 use crate::model::config::HeadsConfig;
-use crate::nn::adamw::FusedAdamW;
-use crate::nn::params::decays_by_default;
 use crate::nn::rng::HostRng;
+use crate::optim::AdamW;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-/// AdamW with two parameter groups (weights with decay; biases, gains and `logit_scale` without,
-/// unless the config key `weight_decay_all` is true): the fused host version on the CPU
-/// ([`crate::nn::adamw`], bit-for-bit candle_nn's update, several times faster), candle_nn's own
-/// on an accelerator (one optimiser per group, stepping on the same gradients).
-pub enum Optim {
-    Fused(FusedAdamW),
-    Candle(Vec<AdamW>),
-}
-
-impl Optim {
-    /// AdamW over `vars` (`(name, variable)`) with the config's `lr` and `weight_decay`; the
-    /// decay groups follow [`decays_by_default`] unless `cfg.optim.weight_decay_all`.
-    ///
-    /// # Errors
-    /// A variable that is not f32 (CPU) or a candle error.
-    pub fn new(vars: &[(String, Var)], cfg: &HeadsConfig, device: &Device) -> Result<Self> {
-        let params = ParamsAdamW { lr: cfg.optim.lr, weight_decay: cfg.optim.weight_decay, ..ParamsAdamW::default() };
-        let grouped: Vec<(Var, bool)> = vars
-            .iter()
-            .map(|(name, v)| (v.clone(), cfg.optim.weight_decay_all || decays_by_default(name, v.rank())))
-            .collect();
-        Ok(if device.is_cpu() {
-            Optim::Fused(FusedAdamW::with_decay_groups(grouped, params)?)
-        } else {
-            let (decay, plain): (Vec<_>, Vec<_>) = grouped.into_iter().partition(|(_, d)| *d);
-            let mut opts = Vec::new();
-            for (group, wd) in [(decay, cfg.optim.weight_decay), (plain, 0.0)] {
-                if !group.is_empty() {
-                    let vars = group.into_iter().map(|(v, _)| v).collect();
-                    opts.push(AdamW::new(vars, ParamsAdamW { weight_decay: wd, ..params.clone() })?);
-                }
-            }
-            Optim::Candle(opts)
-        })
-    }
-
-    /// Sets the learning rate of the next steps.
-    pub fn set_learning_rate(&mut self, lr: f64) {
-        match self {
-            Optim::Fused(o) => o.set_learning_rate(lr),
-            Optim::Candle(os) => os.iter_mut().for_each(|o| o.set_learning_rate(lr)),
-        }
-    }
-
-    /// Backpropagates the scalar `loss` and applies one update.
-    ///
-    /// # Errors
-    /// candle errors of the backward pass or the update.
-    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        match self {
-            Optim::Fused(o) => o.backward_step(loss),
-            Optim::Candle(os) => {
-                let grads = loss.backward()?;
-                for o in os.iter_mut() {
-                    o.step(&grads)?;
-                }
-                Ok(())
-            }
-        }
-    }
+/// The optimiser of a phase: [`AdamW`] over `vars` (`(name, variable)`) at the config's `lr`
+/// in two decay groups, weights decaying by `weight_decay`, biases, gains and `logit_scale` not
+/// ([`crate::optim::decays_by_default`]) unless the config key `weight_decay_all` is true. f32
+/// CPU variables take the fused kernel, others candle ops; both are candle_nn's update bit for bit.
+///
+/// # Errors
+/// candle errors allocating the moments.
+pub fn optimiser(vars: &[(String, Var)], cfg: &HeadsConfig) -> Result<AdamW> {
+    AdamW::with_decay_groups(vars, cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.weight_decay_all)
 }
 
 /// One epoch of history.
@@ -186,7 +133,7 @@ pub fn run_phase(
     // Early stopping may end the phase only once this many epochs have run, so that the
     // learning-rate schedule has decayed before a noisy val curve can stop it.
     let first_stop = (cfg.phases.patience_start * epochs as f64).ceil() as usize;
-    let mut opt = Optim::new(&phase.vars, cfg, device)?;
+    let mut opt = optimiser(&phase.vars, cfg)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
     let mut best: Option<(f64, Vec<Tensor>)> = None;
@@ -197,7 +144,7 @@ pub fn run_phase(
         rng.shuffle(&mut order);
         let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
         for (s, chunk) in order.chunks(batch).enumerate() {
-            opt.set_learning_rate(lr_at(global, total, cfg.budget.warmup, cfg.optim.lr));
+            opt.set_learning_rates(|peak| lr_at(global, total, cfg.budget.warmup, peak));
             let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
             let loss = step(&idx, rng)?;
             opt.backward_step(&loss)?;
@@ -314,8 +261,8 @@ mod tests {
                 ("ema.e_v.bias".to_string(), b.clone()),
                 ("ema.logit_scale".to_string(), ls.clone()),
             ];
-            let mut opt = Optim::new(&vars, &cfg, &device)?;
-            opt.set_learning_rate(0.1);
+            let mut opt = optimiser(&vars, &cfg)?;
+            opt.set_learning_rates(|_| 0.1);
             // A loss whose gradient is exactly zero for every variable: Σ (θ − stop_grad(θ))²
             // has gradient 2(θ − θ) = 0 at the current point.
             let zero_grad =
@@ -335,16 +282,5 @@ mod tests {
             }
         }
         Ok(())
-    }
-
-    #[test]
-    fn decay_groups_follow_the_clip_convention() {
-        use crate::nn::params::decays_by_default;
-        assert!(decays_by_default("ema.e_v.weight", 2));
-        assert!(decays_by_default("denoiser.l1_x.weight", 2));
-        assert!(!decays_by_default("ema.e_v.bias", 1));
-        assert!(!decays_by_default("ema.logit_scale", 0));
-        assert!(!decays_by_default("head.scale", 1), "any 1-d parameter");
-        assert!(!decays_by_default("backbone.layernorm.weight", 1));
     }
 }

@@ -22,6 +22,7 @@ use crate::model::schedule::Schedule;
 use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::{dropout, HostRng};
+use crate::train::rng_streams as streams;
 use crate::train::Mode;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -66,7 +67,7 @@ impl FinetuneHeads {
         device: &Device,
     ) -> Result<Self> {
         let varmap = VarMap::new();
-        let mut init = HostRng::new(seed, 1);
+        let mut init = HostRng::new(seed, streams::INIT);
         let mut pb = ParamBuilder::new(&varmap, &mut init, device);
         let kind = match d_s {
             Some(d_s) => {
@@ -131,14 +132,14 @@ impl FinetuneHeads {
     }
 
     /// Logits (n, K) per mode for image features `x_v` (n, d_v); CDR samples with a fresh
-    /// `HostRng::new(seed, 6)`, so the result does not depend on what ran before.
+    /// `HostRng::new(seed, streams::SAMPLE)`, so the result does not depend on what ran before.
     pub fn eval_logits(&self, x_v: &Tensor, cfg: &HeadsConfig, seed: u64) -> Result<Vec<(Mode, Tensor)>> {
         match &self.kind {
             HeadsKind::Baseline(cls) => Ok(vec![(Mode::Baseline, cls.forward(x_v)?)]),
             HeadsKind::Marnet(h) => {
                 let x_ema = h.ema.embed_v(x_v)?;
                 let ema_logits = h.ema.classifier.forward(&x_ema)?;
-                let mut rng = HostRng::new(seed, 6);
+                let mut rng = HostRng::new(seed, streams::SAMPLE);
                 let x0 = sample(&h.denoiser, &h.schedule.host, x_v, self.d_s, cfg, &mut rng)?;
                 let x_cdr = h.ema.embed_s(&x0)?;
                 let cdr_logits = h.cdr_classifier.forward(&x_cdr)?;

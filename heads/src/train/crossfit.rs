@@ -11,6 +11,7 @@
 
 use super::features::Features;
 use super::result::{Mode, RunOptions};
+use super::rng_streams as streams;
 use super::two_phase::Phase1Model;
 use crate::model::config::HeadsConfig;
 use crate::nn::rng::HostRng;
@@ -35,10 +36,10 @@ pub(super) fn out_of_fold_x_cdr(
         if rest.is_empty() {
             continue;
         }
-        let streams = 100 * (j as u64 + 1);
-        let fold_model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1 + streams))?;
+        let offset = streams::fold_offset(j);
+        let fold_model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, streams::INIT + offset))?;
         let quiet = RunOptions::default();
-        fold_model.train(f, cfg, seed, &rest, streams, &quiet, &format!("{label} fold {}/{}", j + 1, folds.len()))?;
+        fold_model.train(f, cfg, seed, &rest, offset, &quiet, &format!("{label} fold {}/{}", j + 1, folds.len()))?;
         // Only x̂_s^0 is taken from the fold model: it lives in the standardised x_s space
         // that every model shares, while each model's EMA projections are its own. So the
         // out-of-fold x̂_s^0 goes through the main model's E_s, like every other row's.
@@ -57,7 +58,7 @@ pub fn stratified_folds(rows: &[u32], labels: &[u32], k: usize, seed: u64) -> Ve
     for &r in rows {
         by_class.entry(labels[r as usize]).or_default().push(r);
     }
-    let mut rng = HostRng::new(seed, 7);
+    let mut rng = HostRng::new(seed, streams::FOLDS);
     let mut folds = vec![Vec::new(); k];
     let mut next = 0usize;
     for (_, mut members) in by_class {

@@ -12,6 +12,7 @@
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult};
+use super::rng_streams as streams;
 use crate::model::config::HeadsConfig;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::HostRng;
@@ -161,7 +162,7 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
     }
     let Some((_, l2, w)) = best else { bail!("config key `probe_l2` is empty") };
     let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, 1);
+    let mut init = HostRng::new(seed, streams::INIT);
     ParamBuilder::new(&varmap, &mut init, &f.device).scoped("probe", |pb| {
         pb.var("classifier.weight", Tensor::from_slice(&w.weight, (k, d), &f.device)?)?;
         pb.var("classifier.bias", Tensor::from_slice(&w.bias, k, &f.device)?)?;

@@ -10,13 +10,13 @@
 //! Cross-fitted phase 2 (`crossfit_folds` >= 2): [`super::crossfit`].
 
 use super::features::Features;
-use super::one_phase::{ema_logits, ema_loss};
 use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+use super::rng_streams as streams;
 use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
 use crate::model::cdr::cdr_loss;
 use crate::model::config::{FusionFeatures, HeadsConfig, Phase1Select};
 use crate::model::denoiser::Denoiser;
-use crate::model::ema::{cosine_rows, Ema};
+use crate::model::ema::{cosine_rows, Ema, EmaStep};
 use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
 use crate::model::sampler::sample;
@@ -74,10 +74,10 @@ fn phase1_loss(
     train: bool,
     rng: &mut HostRng,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (l_ema, xv_p) = ema_loss(ema, f, idx, cfg, train, rng)?;
     let x_v = f.x_v.index_select(idx, 0)?;
     let x_s = f.x_s.index_select(idx, 0)?;
     let labels = f.labels_t.index_select(idx, 0)?;
+    let EmaStep { loss: l_ema, xv_p } = ema.loss(&x_v, &x_s, &labels, cfg, train, rng)?;
     let (l_gen, x0) = match gen {
         Generator::Diffusion(den, sched) => {
             let step = cdr_loss(den, ema, gen_cls, sched, &x_v, &x_s, &labels, cfg, rng)?;
@@ -139,7 +139,7 @@ impl Phase1Model {
         Ok(Self { varmap, ema, gen, gen_cls, head })
     }
 
-    /// Trains phase 1 on `rows` (train rows with text); `streams` offsets the noise and shuffle
+    /// Trains phase 1 on `rows` (train rows with text); `fold_streams` offsets the noise and shuffle
     /// RNG streams (0 for the main model, distinct per cross-fitting fold).
     #[allow(clippy::too_many_arguments)] // the run's identity (seed, rows, streams, label) is what differs per fold
     pub(super) fn train(
@@ -148,7 +148,7 @@ impl Phase1Model {
         cfg: &HeadsConfig,
         seed: u64,
         rows: &[u32],
-        streams: u64,
+        fold_streams: u64,
         opts: &RunOptions,
         label: &str,
     ) -> Result<Vec<EpochRecord>> {
@@ -162,8 +162,8 @@ impl Phase1Model {
         eval_cfg.denoiser.cond_dropout = 0.0;
         let (ema, gen, gen_cls, head) = (&self.ema, &self.gen, &self.gen_cls, &self.head);
         let dev = &f.device;
-        let mut noise = HostRng::new(seed, 4 + streams);
-        let mut shuffle = HostRng::new(seed, 2 + streams);
+        let mut noise = HostRng::new(seed, streams::NOISE + fold_streams);
+        let mut shuffle = HostRng::new(seed, streams::SHUFFLE + fold_streams);
         run_phase(
             cfg,
             Phase {
@@ -187,12 +187,13 @@ impl Phase1Model {
                 Ok(loss)
             },
             || {
-                let val_top1 = top1_of(f, &ema_logits(ema, f, &f.val)?, &f.val)?;
+                let val_top1 =
+                    top1_of(f, &map_rows(f, &f.val, |idx| ema.logits(&f.x_v.index_select(idx, 0)?))?, &f.val)?;
                 if f.val_text.is_empty() {
                     return Ok(EvalOutcome { score: val_top1, val_top1 });
                 }
                 // Val loss with fixed noise (same draws every epoch), weighted by chunk size.
-                let mut rng = HostRng::new(seed, 5);
+                let mut rng = HostRng::new(seed, streams::VAL_NOISE);
                 let (mut total, mut count) = (0f64, 0usize);
                 for chunk in f.val_text.chunks(4096) {
                     let idx = Tensor::from_slice(chunk, chunk.len(), dev)?;
@@ -234,7 +235,7 @@ impl Phase1Model {
 fn generate(x_v: &Tensor, f: &Features, gen: &Generator, cfg: &HeadsConfig, seed: u64) -> Result<Tensor> {
     Ok(match gen {
         Generator::Diffusion(den, sched) => {
-            let mut rng = HostRng::new(seed, 6);
+            let mut rng = HostRng::new(seed, streams::SAMPLE);
             sample(den, &sched.host, x_v, f.d_s, cfg, &mut rng)?.detach()
         }
         Generator::Mlp(mlp) => {
@@ -259,7 +260,7 @@ pub fn train_two_phase(
     let dev = &f.device;
     let label = mode.as_str();
     let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
-    let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1))?;
+    let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, streams::INIT))?;
     let mut history = model.train(f, cfg, seed, &f.train_text, 0, opts, label)?;
 
     // Frozen features for every row.
@@ -282,14 +283,14 @@ pub fn train_two_phase(
     // Phase 2 on sampled features.
     let head = &model.head;
     let head_logits = |rows: &[u32]| -> Result<Tensor> {
-        let mut r = HostRng::new(seed, 0);
+        let mut r = HostRng::new(seed, streams::EVAL);
         map_rows(f, rows, |idx| {
             head.forward(&x_ema_all.index_select(idx, 0)?, &x_cdr_all.index_select(idx, 0)?, cfg, false, &mut r)
         })
     };
     if !onestep {
-        let mut drop_rng = HostRng::new(seed, 3);
-        let mut shuffle = HostRng::new(seed, 8);
+        let mut drop_rng = HostRng::new(seed, streams::DROPOUT);
+        let mut shuffle = HostRng::new(seed, streams::PHASE2_SHUFFLE);
         history.extend(run_phase(
             cfg,
             Phase {

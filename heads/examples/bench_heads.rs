@@ -85,9 +85,9 @@ fn matmul_peak(device: &Device) -> f64 {
 /// Multiply-accumulates per row of one training step (forward); ×6 (fwd + 2 bwd matmuls, ×2 flop
 /// per MAC... i.e. 2·3) gives FLOPs. ITA adds the b×b similarity matmul.
 fn macs_per_row(mode: Mode, phase: u8, cfg: &HeadsConfig) -> f64 {
-    let (d, h, e) = (cfg.d as f64, cfg.hidden as f64, cfg.temb_dim as f64);
+    let (d, h, e) = (cfg.objective.d as f64, cfg.denoiser.hidden as f64, cfg.denoiser.temb_dim as f64);
     let (dv, ds, k) = (D_V as f64, D_S as f64, K as f64);
-    let ema = dv * d + ds * d + d * k + cfg.batch as f64 * d; // E_v, E_s, classifier, S = x_v' x_s'ᵀ
+    let ema = dv * d + ds * d + d * k + cfg.budget.batch as f64 * d; // E_v, E_s, classifier, S = x_v' x_s'ᵀ
     let den = (ds + e + dv) * h + 2.0 * h * h + h * ds + 2.0 * e * e + ds * d + d * k;
     let mlp = dv * h + 2.0 * h * h + h * ds + ds * d + d * k;
     let fusion = 2.0 * d * k;
@@ -120,7 +120,8 @@ fn main() {
     eprintln!("matmul peak {peak:.0} GFLOP/s");
     // Two epochs per phase; the second is reported (the first is the warm-up, as in the PyTorch
     // reference, whose timed epoch follows a short warm-up epoch).
-    let cfg = HeadsConfig { epochs: 2, phase2_epochs: 2, patience: 10, ..HeadsConfig::default() };
+    let mut cfg = HeadsConfig::default();
+    (cfg.budget.epochs, cfg.budget.phase2_epochs, cfg.phases.patience) = (2, 2, 10);
     let mut lines = vec![
         format!("### heads (marnet-heads, release, {} threads, device {device_name})\n", rayon::current_num_threads()),
         format!("Synthetic cache: {n_train} train / {n_val} val / {n_test} test rows, x_v {D_V}, x_s {D_S}, {K} classes; defaults of DESIGN §2 (batch 256, d 512, hidden 1024, T 50).\n"),

@@ -86,7 +86,8 @@ fn study(f: &Features, out: &Path, sampler: &str, trials: usize, seed: u64, prun
     let spec = parse_sweep(&text, "bench study")?;
     let opts = EngineOptions { jobs: 1, worker: Worker::default(), progress: false };
     let o = run_study(&spec, &HeadsConfig::default(), "ema", out, &opts, |cfg, s, hook: Option<EpochHook>| {
-        let r = train_mode_with(f, cfg, Mode::Ema, cfg.seed + s, &RunOptions { progress: false, epoch_hook: hook })?;
+        let r =
+            train_mode_with(f, cfg, Mode::Ema, cfg.run.seed + s, &RunOptions { progress: false, epoch_hook: hook })?;
         Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
     })?;
     anyhow::ensure!(o.failures.is_empty(), "failed trials: {:?}", o.failures);

@@ -95,7 +95,7 @@ fn run_once(jobs: usize) -> anyhow::Result<(usize, f64)> {
     let opts = EngineOptions { jobs, worker: Worker::default(), progress: false };
     let start = Instant::now();
     let outcome = run_sweep(&spec, &base, "fusion", out.path(), &opts, |cfg, seed| {
-        let r = train_mode(&features, cfg, Mode::Fusion, cfg.seed + seed)?;
+        let r = train_mode(&features, cfg, Mode::Fusion, cfg.run.seed + seed)?;
         Ok(TrialMetrics { val_top1: r.val.top1, val_top5: r.val.top5, test_top1: r.test.top1, test_top5: r.test.top5 })
     })?;
     let secs = start.elapsed().as_secs_f64();

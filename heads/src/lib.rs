@@ -13,12 +13,14 @@
 //! | [`train`], [`sweep`], [`finetune`], [`predict`] | training loops and the ablations, hyperparameter sweeps, end-to-end fine-tuning, inference on new images |
 //! | [`report`] | run folders, `report.md`, plots, t-SNE: reads results, never trains |
 //! | [`model`] | the paper's modules: EMA, the DDPM schedule, the CDR denoiser and sampler, fusion, the MLP ablation, the config |
-//! | [`nn`] | CPU kernels and optimiser: the fused Linear op, activations, AdamW, the math pool, host RNG, parameters |
+//! | [`optim`] | the one AdamW of training and fine-tuning: parameter groups, decay groups, savable state, the fused CPU kernel, gradient accumulation |
+//! | [`nn`] | CPU kernels: the fused Linear op, activations, the math pool, host RNG, parameters |
 
 pub mod cli;
 pub mod finetune;
 pub mod model;
 pub mod nn;
+pub mod optim;
 pub mod predict;
 pub mod report;
 pub mod sweep;

@@ -52,7 +52,7 @@ fn train_all_writes_the_run_folder() {
     assert!(metrics["fusion"]["generation"]["val_cosine"].is_number());
     // config.toml holds the overrides.
     let cfg = marnet_heads::HeadsConfig::from_toml_file(&out.join("config.toml")).unwrap();
-    assert_eq!((cfg.d, cfg.epochs), (16, 3));
+    assert_eq!((cfg.objective.d, cfg.budget.epochs), (16, 3));
     // heads.safetensors: standardisation tensors and class names in the metadata.
     let bytes = std::fs::read(out.join("heads.safetensors")).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();

@@ -7,7 +7,8 @@ use marnet_heads::{train_mode, Mode};
 
 fn metrics_text(seed: u64) -> String {
     let f = common::synthetic_features(5, 30, 8, 4);
-    let cfg = marnet_heads::HeadsConfig { epochs: 4, phase2_epochs: 3, ..common::small_config() };
+    let mut cfg = common::small_config();
+    (cfg.budget.epochs, cfg.budget.phase2_epochs) = (4, 3);
     let results: Vec<ModeRuns> = [Mode::Baseline, Mode::Fusion]
         .into_iter()
         .map(|m| ModeRuns { mode: m, runs: vec![train_mode(&f, &cfg, m, seed).unwrap()] })

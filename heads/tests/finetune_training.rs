@@ -112,7 +112,7 @@ fn untrained_backbones_do_not_change_and_text_backbone_trains_when_asked() {
     assert!(max_abs_diff(&reference.embed_paths(&paths).unwrap(), &before) <= 1e-5);
     // The heads did train: they differ from a fresh init with the same seed.
     let fresh =
-        FinetuneHeads::new(s.image.dim(), Some(f.d_s), f.num_classes(), &s.opts.cfg, s.opts.cfg.seed, &Device::Cpu)
+        FinetuneHeads::new(s.image.dim(), Some(f.d_s), f.num_classes(), &s.opts.cfg, s.opts.cfg.run.seed, &Device::Cpu)
             .unwrap();
     let fresh_w: std::collections::HashMap<_, _> = fresh.named_vars().into_iter().collect();
     let w = &ckpt["heads.ema.e_v.weight"];

@@ -26,5 +26,5 @@ fn fusion_beats_baseline_and_loss_falls() {
     assert!(g.val_cosine > 0.3, "val cosine {}", g.val_cosine);
     assert_eq!(fusion.test_scores.len(), f.test.len() * 10);
     let emb = fusion.embeddings.as_ref().unwrap();
-    assert_eq!(emb.x_cdr.len(), f.test.len() * cfg.d);
+    assert_eq!(emb.x_cdr.len(), f.test.len() * cfg.objective.d);
 }

@@ -9,8 +9,17 @@ use marnet_heads::model::schedule::{cosine_betas, linear_betas, schedule_host};
 use marnet_heads::nn::params::ParamBuilder;
 use marnet_heads::nn::rng::HostRng;
 
+/// T = `t` and a small denoiser (hidden 16, temb_dim 8).
+fn small_denoiser_config(t: usize) -> HeadsConfig {
+    let mut c = HeadsConfig::default();
+    (c.diffusion.timesteps, c.denoiser.hidden, c.denoiser.temb_dim) = (t, 16, 8);
+    c
+}
+
 fn cfg(schedule: ScheduleKind, t: usize) -> HeadsConfig {
-    HeadsConfig { schedule, timesteps: t, ..HeadsConfig::default() }
+    let mut c = HeadsConfig::default();
+    (c.diffusion.schedule, c.diffusion.timesteps) = (schedule, t);
+    c
 }
 
 #[test]
@@ -84,7 +93,8 @@ fn tiny_denoiser(c: &HeadsConfig) -> (Denoiser, Tensor) {
 fn t1_sampling_returns_the_denoiser_prediction_exactly() {
     // Cosine T = 1: β_1 = 0.999, ᾱ_0 = 1, so μ = 1·x̂_0 + 0·x_1 and no noise at the last step.
     for sampler in [SamplerKind::Ddpm, SamplerKind::Ddim] {
-        let c = HeadsConfig { timesteps: 1, hidden: 16, temb_dim: 8, sampler, ddim_steps: 1, ..HeadsConfig::default() };
+        let mut c = small_denoiser_config(1);
+        (c.sampling.sampler, c.sampling.ddim_steps) = (sampler, 1);
         c.validate().unwrap();
         let dev = Device::Cpu;
         let (den, x_v) = tiny_denoiser(&c);
@@ -107,7 +117,7 @@ fn t1_sampling_returns_the_denoiser_prediction_exactly() {
 fn a_rows_sample_does_not_depend_on_the_other_rows() {
     // Per-row noise (seeded by the row's x_v): row 3 sampled among 5 rows equals row 3 sampled
     // alone, up to gemm rounding across batch shapes; another seed gives another sample.
-    let c = HeadsConfig { timesteps: 10, hidden: 16, temb_dim: 8, ..HeadsConfig::default() };
+    let c = small_denoiser_config(10);
     let (den, x_v) = tiny_denoiser(&c);
     let sched = schedule_host(&c).unwrap();
     let all = sample(&den, &sched, &x_v, 4, &c, &mut HostRng::new(11, 0)).unwrap();

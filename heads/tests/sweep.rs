@@ -255,8 +255,8 @@ fn real_heads_config_rejects_unknown_keys_and_takes_known_ones() {
     assert!(format!("{err:#}").contains("not_a_key"), "{err:#}");
     let spec = parse_sweep("[grid]\nd = [64, 128]\n[fixed]\nlr = 0.01\n", "s.toml").unwrap();
     let runs = prepare_runs(&spec, &marnet_heads::HeadsConfig::default(), "fusion").unwrap();
-    assert_eq!(runs.iter().map(|(_, c)| c.d).collect::<Vec<_>>(), vec![64, 128]);
-    assert!(runs.iter().all(|(_, c)| c.lr == 0.01));
+    assert_eq!(runs.iter().map(|(_, c)| c.objective.d).collect::<Vec<_>>(), vec![64, 128]);
+    assert!(runs.iter().all(|(_, c)| c.optim.lr == 0.01));
 }
 
 #[test]
@@ -352,7 +352,7 @@ fn shipped_demo_sweep_is_valid_and_has_16_runs() {
     let spec = marnet_heads::sweep::load_sweep(&path).unwrap();
     let runs = prepare_runs(&spec, &marnet_heads::HeadsConfig::default(), "fusion").unwrap();
     assert_eq!(runs.len(), 16);
-    let ds: BTreeSet<usize> = runs.iter().map(|(_, c)| c.d).collect();
+    let ds: BTreeSet<usize> = runs.iter().map(|(_, c)| c.objective.d).collect();
     assert_eq!(ds, BTreeSet::from([128, 256]));
-    assert!(runs.iter().all(|(_, c)| c.patience == 10 && c.epochs == 50));
+    assert!(runs.iter().all(|(_, c)| c.phases.patience == 10 && c.budget.epochs == 50));
 }

@@ -9,7 +9,8 @@ use marnet_heads::{train_mode, Mode};
 #[test]
 fn table1_modes_are_deterministic_per_seed() {
     let f = common::synthetic_features(5, 20, 8, 4);
-    let mut cfg = marnet_heads::HeadsConfig { epochs: 3, ..common::small_config() };
+    let mut cfg = common::small_config();
+    cfg.budget.epochs = 3;
     cfg.align.swd_projections = 8;
     for mode in [Mode::Swd, Mode::Ssan, Mode::Cdd, Mode::Sdm, Mode::Distill] {
         let a = train_mode(&f, &cfg, mode, 0).unwrap();

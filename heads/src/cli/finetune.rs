@@ -92,8 +92,8 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     if args.batch_size == 0 || args.epochs == 0 {
         bail!("--batch-size and --epochs must be at least 1");
     }
-    cfg.batch = args.batch_size;
-    cfg.epochs = args.epochs;
+    cfg.budget.batch = args.batch_size;
+    cfg.budget.epochs = args.epochs;
     let mut opts = FinetuneOptions::new(&args.dataset, &args.image_model, args.text_model.as_deref(), args.out.clone());
     opts.cfg = cfg;
     opts.train_image_backbone = args.train_image_backbone;

@@ -101,7 +101,7 @@ fn plan(args: &SweepArgs) -> Result<Plan> {
         references.push((r, r_spec));
     }
     let searched = spec.search.iter().flat_map(|s| s.params.keys());
-    if runs.iter().any(|(_, c)| c.val_fraction != base.val_fraction)
+    if runs.iter().any(|(_, c)| c.run.val_fraction != base.run.val_fraction)
         || searched.into_iter().any(|k| k == "val_fraction")
     {
         bail!(
@@ -161,7 +161,7 @@ fn load_features(args: &SweepArgs, base: &HeadsConfig) -> Result<Features> {
     let device = marnet_extract::select_device(&args.device)?;
     let cache = marnet_data::cache::read_cache(&args.cache)
         .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
-    Features::from_cache(&cache, base.val_fraction, base.seed, &device)
+    Features::from_cache(&cache, base.run.val_fraction, base.run.seed, &device)
         .with_context(|| format!("feature cache {}", args.cache.display()))
 }
 
@@ -171,7 +171,7 @@ fn run_all(plan: &Plan, features: &Features, args: &SweepArgs, opts: &EngineOpti
     let train = |mode: Mode| {
         move |cfg: &HeadsConfig, seed: u64, hook: Option<EpochHook>| -> Result<TrialMetrics> {
             let run_opts = RunOptions { progress: false, epoch_hook: hook };
-            let r = train_mode_with(features, cfg, mode, cfg.seed + seed, &run_opts)?;
+            let r = train_mode_with(features, cfg, mode, cfg.run.seed + seed, &run_opts)?;
             Ok(TrialMetrics {
                 val_top1: r.val.top1,
                 val_top5: r.val.top5,

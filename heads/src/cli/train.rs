@@ -94,7 +94,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     let device = marnet_extract::select_device(&args.device)?;
     let cache = marnet_data::cache::read_cache(&args.cache)
         .with_context(|| format!("reading feature cache {}", args.cache.display()))?;
-    let features = Features::from_cache(&cache, cfg.val_fraction, cfg.seed, &device)
+    let features = Features::from_cache(&cache, cfg.run.val_fraction, cfg.run.seed, &device)
         .with_context(|| format!("feature cache {}", args.cache.display()))?;
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     write_config(&args.out, &cfg)?;
@@ -148,7 +148,7 @@ pub fn run(args: TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Trains `mode` with `seeds` seeds (`cfg.seed`, `cfg.seed + 1`, ...); the first error ends it.
+/// Trains `mode` with `seeds` seeds (`cfg.run.seed`, `cfg.run.seed + 1`, ...); the first error ends it.
 fn train_seeds(
     features: &Features,
     cfg: &HeadsConfig,
@@ -159,7 +159,7 @@ fn train_seeds(
 ) -> Result<Vec<crate::train::ModeResult>> {
     let mut runs = Vec::new();
     for s in 0..seeds as u64 {
-        let seed = cfg.seed + s;
+        let seed = cfg.run.seed + s;
         if !quiet {
             eprintln!("training {mode} (seed {seed})");
         }

@@ -31,7 +31,7 @@ pub type ModeLogits = Vec<(Mode, Tensor)>;
 /// Logits `(rows, K)` per mode for `rows`.
 pub fn logits_of(s: &Session, rows: &[u32]) -> Result<ModeLogits> {
     let x_v = embed_rows(s, rows)?;
-    s.heads.eval_logits(&x_v, &s.opts.cfg, s.opts.cfg.seed)
+    s.heads.eval_logits(&x_v, &s.opts.cfg, s.opts.cfg.run.seed)
 }
 
 /// Val top-1 (percent) per mode, and the val logits per mode.

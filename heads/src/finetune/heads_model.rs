@@ -22,6 +22,7 @@ use crate::model::schedule::Schedule;
 use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::{dropout, HostRng};
+use crate::train::rng_streams as streams;
 use crate::train::Mode;
 use anyhow::{bail, Context, Result};
 use candle_core::{Device, Tensor, Var};
@@ -66,14 +67,15 @@ impl FinetuneHeads {
         device: &Device,
     ) -> Result<Self> {
         let varmap = VarMap::new();
-        let mut init = HostRng::new(seed, 1);
+        let mut init = HostRng::new(seed, streams::INIT);
         let mut pb = ParamBuilder::new(&varmap, &mut init, device);
         let kind = match d_s {
             Some(d_s) => {
                 let ema = Ema::new(&mut pb, d_v, d_s, k, cfg)?;
                 let denoiser = Denoiser::new(&mut pb, d_v, d_s, cfg)?;
-                let cdr_classifier = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
-                let fusion = pb.scoped("head", |pb| Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout))?;
+                let cdr_classifier = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.objective.d, k))?;
+                let fusion = pb
+                    .scoped("head", |pb| Fusion::new(pb, cfg.sampling.fusion, cfg.objective.d, k, cfg.optim.dropout))?;
                 let schedule = Schedule::new(cfg, device)?;
                 HeadsKind::Marnet(Box::new(MarnetHeads { ema, denoiser, schedule, cdr_classifier, fusion }))
             }
@@ -111,16 +113,16 @@ impl FinetuneHeads {
     ) -> Result<Tensor> {
         match &self.kind {
             HeadsKind::Baseline(cls) => {
-                let x = dropout(x_v, cfg.dropout, true, rng)?;
+                let x = dropout(x_v, cfg.optim.dropout, true, rng)?;
                 Ok(candle_nn::loss::cross_entropy(&cls.forward(&x)?, labels)?)
             }
             HeadsKind::Marnet(h) => {
                 let x_s = x_s.context("MARNet heads need x_s")?;
                 let xv_p = h.ema.embed_v(x_v)?;
                 let xs_p = h.ema.embed_s(x_s)?;
-                let logits = h.ema.classifier.forward(&dropout(&xv_p, cfg.dropout, true, rng)?)?;
+                let logits = h.ema.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, true, rng)?)?;
                 let ce = candle_nn::loss::cross_entropy(&logits, labels)?;
-                let l_ema = ((ce * cfg.alpha1)? + (h.ema.ita(&xv_p, &xs_p)? * cfg.beta)?)?;
+                let l_ema = ((ce * cfg.objective.alpha1)? + (h.ema.ita(&xv_p, &xs_p)? * cfg.objective.beta)?)?;
                 let step = cdr_loss(&h.denoiser, &h.ema, &h.cdr_classifier, &h.schedule, x_v, x_s, labels, cfg, rng)?;
                 let fused = h.fusion.forward(&xv_p, &h.ema.embed_s(&step.x0_hat)?, true, rng)?;
                 let l_fused = candle_nn::loss::cross_entropy(&fused, labels)?;
@@ -130,14 +132,14 @@ impl FinetuneHeads {
     }
 
     /// Logits (n, K) per mode for image features `x_v` (n, d_v); CDR samples with a fresh
-    /// `HostRng::new(seed, 6)`, so the result does not depend on what ran before.
+    /// `HostRng::new(seed, streams::SAMPLE)`, so the result does not depend on what ran before.
     pub fn eval_logits(&self, x_v: &Tensor, cfg: &HeadsConfig, seed: u64) -> Result<Vec<(Mode, Tensor)>> {
         match &self.kind {
             HeadsKind::Baseline(cls) => Ok(vec![(Mode::Baseline, cls.forward(x_v)?)]),
             HeadsKind::Marnet(h) => {
                 let x_ema = h.ema.embed_v(x_v)?;
                 let ema_logits = h.ema.classifier.forward(&x_ema)?;
-                let mut rng = HostRng::new(seed, 6);
+                let mut rng = HostRng::new(seed, streams::SAMPLE);
                 let x0 = sample(&h.denoiser, &h.schedule.host, x_v, self.d_s, cfg, &mut rng)?;
                 let x_cdr = h.ema.embed_s(&x0)?;
                 let cdr_logits = h.cdr_classifier.forward(&x_cdr)?;

@@ -8,8 +8,8 @@
 //! - [`rows`], [`augment`], [`pixels`]: dataset rows, splits, frozen `x_s`, augmented batches;
 //! - [`heads_model`]: the heads and their loss (`L_EMA + L_CDR + CE(fusion)`), reusing
 //!   `ema`, `cdr`, `denoiser`, `fusion`, `sampler`;
-//! - [`optim`], [`grad_accum`], [`step`]: AdamW with savable state, two learning rates,
-//!   gradient accumulation, one deterministic step;
+//! - [`step`]: one deterministic step, gradients accumulated over micro-batches, then one update
+//!   of [`crate::optim::AdamW`] (two groups: backbone and heads learning rates; savable state);
 //! - [`checkpoint`], [`run`], [`evaluate`], [`outputs`], [`export`]: resumable loop,
 //!   best-by-val checkpoint, run folder, HF export of the backbone.
 
@@ -18,11 +18,9 @@ pub mod checkpoint;
 pub mod evaluate;
 pub mod export;
 pub mod freeze;
-pub mod grad_accum;
 pub mod heads_model;
 pub mod image_backbone;
 pub mod nets;
-pub mod optim;
 pub mod options;
 pub mod outputs;
 pub mod pixels;

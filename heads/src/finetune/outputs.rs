@@ -74,7 +74,7 @@ pub fn write_outputs(
             .collect();
         let varmap = if *mode == weights_mode { &s.heads.varmap } else { &empty };
         let tau = if *mode == Mode::Baseline { None } else { tau };
-        let mut r: ModeResult = finish(f, *mode, cfg.seed, v, t, history, varmap, (None, None, tau))?;
+        let mut r: ModeResult = finish(f, *mode, cfg.run.seed, v, t, history, varmap, (None, None, tau))?;
         r.seconds = outcome.seconds;
         results.push(ModeRuns { mode: *mode, runs: vec![r] });
     }
@@ -119,7 +119,7 @@ pub fn write_outputs(
         "train_text_backbone": s.opts.train_text_backbone,
         "freeze_blocks": s.opts.freeze_blocks,
         "backbone_lr": s.opts.backbone_lr,
-        "heads_lr": cfg.lr,
+        "heads_lr": cfg.optim.lr,
         "batch_size": s.opts.batch_size,
         "accum_steps": s.opts.accum_steps,
         "epochs": s.opts.epochs,

@@ -5,11 +5,11 @@
 use super::freeze::FreezeSpec;
 use super::heads_model::FinetuneHeads;
 use super::image_backbone::{load_image_backbone, ImageBackbone};
-use super::optim::{AdamW, GroupParams};
 use super::options::FinetuneOptions;
 use super::pixels::PixelLoader;
 use super::rows::{build_rows, FinetuneRows};
 use super::text_backbone::TextBackbone;
+use crate::optim::{AdamW, NamedParam, ParamGroup};
 use anyhow::{Context, Result};
 use candle_core::{DType, Tensor, Var};
 use serde_json::Value;
@@ -68,7 +68,7 @@ impl Session {
             ),
             None => None,
         };
-        let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.val_fraction, opts.cfg.seed, &dev)?;
+        let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.run.val_fraction, opts.cfg.run.seed, &dev)?;
         let f = &rows.features;
         notes.push(format!(
             "dataset {}: {} train rows ({} with text), {} val{}, {} test, {} classes",
@@ -85,7 +85,7 @@ impl Session {
             .with_context(|| format!("--image-model {}", opts.image_model))?;
         let loader = PixelLoader::new(&image.preprocessor)?;
         let d_s = text_model.as_ref().map(|_| f.d_s);
-        let heads = FinetuneHeads::new(image.dim(), d_s, f.num_classes(), &opts.cfg, opts.cfg.seed, &dev)?;
+        let heads = FinetuneHeads::new(image.dim(), d_s, f.num_classes(), &opts.cfg, opts.cfg.run.seed, &dev)?;
         if let Some(run) = &opts.init_heads {
             let (mode, n) = heads.init_from_run(run).with_context(|| format!("--init-heads {}", run.display()))?;
             notes.push(format!("heads initialised from {} ({n} tensors of mode {mode})", run.display()));
@@ -106,10 +106,10 @@ impl Session {
             None => None,
         };
         let mut params: Vec<(String, Var)> = Vec::new();
-        let mut groups: Vec<(String, Var, usize)> = Vec::new();
+        let mut groups: Vec<NamedParam> = Vec::new();
         let mut push = |name: String, var: Var, group: usize| {
             params.push((name.clone(), var.clone()));
-            groups.push((name, var, group));
+            groups.push(NamedParam { name, var, group });
         };
         for (n, v) in image.trainable() {
             push(format!("{IMAGE_PREFIX}{n}"), v, 0);
@@ -125,8 +125,8 @@ impl Session {
         let optimizer = AdamW::new(
             groups,
             vec![
-                GroupParams { lr: opts.backbone_lr, weight_decay: opts.cfg.weight_decay },
-                GroupParams { lr: opts.cfg.lr, weight_decay: opts.cfg.weight_decay },
+                ParamGroup { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
+                ParamGroup { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
             ],
         )?;
         let count =

@@ -8,9 +8,9 @@
 //! `(seed, epoch)`, the augmentation and the diffusion noise of micro-batch `j` from
 //! `(seed, s, j)`. A run resumed at step `s` therefore continues exactly as if it had not stopped.
 
-use super::grad_accum::GradAccumulator;
 use super::session::Session;
 use crate::nn::rng::HostRng;
+use crate::optim::GradAccumulator;
 use crate::train::trainer::lr_at;
 use anyhow::{bail, Result};
 use candle_core::{Tensor, Var};
@@ -39,7 +39,7 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
     let (epoch, pos) = (step / spe, (step % spe) as usize);
     let per_step = s.opts.batch_size * s.opts.accum_steps;
     let rows = s.rows.train_rows();
-    let order = epoch_order(rows, s.opts.cfg.seed, epoch);
+    let order = epoch_order(rows, s.opts.cfg.run.seed, epoch);
     let group: Vec<u32> = order[pos * per_step..((pos + 1) * per_step).min(order.len())].to_vec();
     let vars: Vec<Var> = s.params.iter().map(|(_, v)| v.clone()).collect();
     let dev = s.opts.device.clone();
@@ -48,7 +48,7 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
     let mut loss_sum = 0f64;
     for (j, micro) in group.chunks(s.opts.batch_size).enumerate() {
         let paths: Vec<_> = micro.iter().map(|&r| &s.rows.paths[r as usize]).collect();
-        let pixels = s.loader.train_batch(&paths, &mut step_rng(s.opts.cfg.seed, step, j, 1), &dev)?;
+        let pixels = s.loader.train_batch(&paths, &mut step_rng(s.opts.cfg.run.seed, step, j, 1), &dev)?;
         let mut x_v = s.image.encoder.embed(&pixels)?;
         if !s.opts.train_image_backbone {
             x_v = x_v.detach();
@@ -64,7 +64,7 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
             Some(f.x_s.index_select(&idx, 0)?)
         };
         let loss =
-            s.heads.loss(&x_v, x_s.as_ref(), &labels, &s.opts.cfg, &mut step_rng(s.opts.cfg.seed, step, j, 2))?;
+            s.heads.loss(&x_v, x_s.as_ref(), &labels, &s.opts.cfg, &mut step_rng(s.opts.cfg.run.seed, step, j, 2))?;
         let w = micro.len() as f64 / group.len() as f64;
         let grads = (&loss * w)?.backward()?;
         acc.add(&grads, &vars)?;
@@ -74,7 +74,8 @@ pub fn train_step(s: &mut Session, step: u64) -> Result<f64> {
         }
         loss_sum += l * w;
     }
-    let factor = lr_at(step as usize, s.total_steps() as usize, s.opts.cfg.warmup, 1.0);
-    s.optimizer.step(&acc, factor)?;
+    let factor = lr_at(step as usize, s.total_steps() as usize, s.opts.cfg.budget.warmup, 1.0);
+    s.optimizer.set_learning_rates(|peak| peak * factor);
+    s.optimizer.step(&acc)?;
     Ok(loss_sum)
 }

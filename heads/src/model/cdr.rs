@@ -64,11 +64,11 @@ pub fn cdr_loss(
     rng: &mut HostRng,
 ) -> Result<CdrStep> {
     let (x_t, t_idx) = q_sample(x_s, sched, rng)?;
-    let cond = cond_with_dropout(den, x_v, cfg.cond_dropout, rng)?;
+    let cond = cond_with_dropout(den, x_v, cfg.denoiser.cond_dropout, rng)?;
     let x0_hat = den.forward(&x_t, &t_idx, &cond)?;
     let mse = candle_nn::loss::mse(&x0_hat, x_s)?;
     let logits = cdr_classifier.forward(&ema.embed_s(&x0_hat)?)?;
     let ce = candle_nn::loss::cross_entropy(&logits, labels)?;
-    let loss = ((ce * cfg.alpha2)? + (mse * cfg.gamma)?)?;
+    let loss = ((ce * cfg.objective.alpha2)? + (mse * cfg.objective.gamma)?)?;
     Ok(CdrStep { loss, x0_hat })
 }

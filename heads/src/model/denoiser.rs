@@ -50,9 +50,9 @@ pub struct Denoiser {
 impl Denoiser {
     /// Parameters under `denoiser.`.
     pub fn new(pb: &mut ParamBuilder, d_v: usize, d_s: usize, cfg: &HeadsConfig) -> Result<Self> {
-        let h = cfg.hidden;
-        let e = cfg.temb_dim;
-        let table = sinusoidal_table(cfg.timesteps, e, &pb.device)?;
+        let h = cfg.denoiser.hidden;
+        let e = cfg.denoiser.temb_dim;
+        let table = sinusoidal_table(cfg.diffusion.timesteps, e, &pb.device)?;
         pb.scoped("denoiser", |pb| {
             // Init bound of the fused first layer is 1/sqrt(d_s + e + d_v); draw each block with
             // that bound so the three blocks match one Linear on the concatenation.
@@ -78,7 +78,7 @@ impl Denoiser {
             let t_in = pb.linear("t_in", e, e)?;
             let t_out = pb.linear("t_out", e, e)?;
             let null_v = pb.var("null_v", Tensor::zeros((1, d_v), candle_core::DType::F32, &pb.device)?)?;
-            Ok(Self { l1_x, l1_t, l1_v, l2, l3, l4, t_in, t_out, null_v, table, act: cfg.activation })
+            Ok(Self { l1_x, l1_t, l1_v, l2, l3, l4, t_in, t_out, null_v, table, act: cfg.denoiser.activation })
         })
     }
 

@@ -10,8 +10,10 @@ use crate::model::config::HeadsConfig;
 use crate::nn::activation::Act;
 use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
+use crate::nn::rng::{dropout, HostRng};
 use anyhow::Result;
 use candle_core::{Tensor, Var, D};
+use candle_nn::Module;
 
 /// Slope of `g` for negative inputs.
 pub const LEAKY_SLOPE: f32 = crate::nn::activation::LEAKY_SLOPE;
@@ -72,12 +74,12 @@ impl Ema {
     /// Parameters under `ema.` (`ema.e_v`, `ema.e_s`, `ema.logit_scale`, `ema.classifier`).
     pub fn new(pb: &mut ParamBuilder, d_v: usize, d_s: usize, k: usize, cfg: &HeadsConfig) -> Result<Self> {
         pb.scoped("ema", |pb| {
-            let e_v = pb.linear("e_v", d_v, cfg.d)?;
-            let e_s = pb.linear("e_s", d_s, cfg.d)?;
-            let init = Tensor::new(&[(1.0 / cfg.tau_init).ln() as f32], &pb.device)?;
+            let e_v = pb.linear("e_v", d_v, cfg.objective.d)?;
+            let e_s = pb.linear("e_s", d_s, cfg.objective.d)?;
+            let init = Tensor::new(&[(1.0 / cfg.objective.tau_init).ln() as f32], &pb.device)?;
             let logit_scale = pb.var("logit_scale", init)?;
-            let classifier = pb.linear("classifier", cfg.d, k)?;
-            Ok(Self { e_v, e_s, logit_scale, classifier, max_inv_tau: cfg.max_inv_tau })
+            let classifier = pb.linear("classifier", cfg.objective.d, k)?;
+            Ok(Self { e_v, e_s, logit_scale, classifier, max_inv_tau: cfg.objective.max_inv_tau })
         })
     }
 
@@ -101,4 +103,37 @@ impl Ema {
         let ls = self.logit_scale.as_tensor().to_vec1::<f32>()?[0] as f64;
         Ok(1.0 / ls.min(self.max_inv_tau.ln()).exp())
     }
+
+    /// `L_EMA = α1·CE(classifier(x_v')) + β·L_ITA(x_v', x_s')` (eq. 13) of one batch: `x_v`
+    /// (n, d_v), `x_s` (n, d_s) f32, `labels` (n,) u32; dropout (config key `dropout`) before the
+    /// classifier only when `train`, its mask drawn from `drop_rng`.
+    pub fn loss(
+        &self,
+        x_v: &Tensor,
+        x_s: &Tensor,
+        labels: &Tensor,
+        cfg: &HeadsConfig,
+        train: bool,
+        drop_rng: &mut HostRng,
+    ) -> Result<EmaStep> {
+        let xv_p = self.embed_v(x_v)?;
+        let xs_p = self.embed_s(x_s)?;
+        let logits = self.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, train, drop_rng)?)?;
+        let ce = candle_nn::loss::cross_entropy(&logits, labels)?;
+        let loss = ((ce * cfg.objective.alpha1)? + (self.ita(&xv_p, &xs_p)? * cfg.objective.beta)?)?;
+        Ok(EmaStep { loss, xv_p })
+    }
+
+    /// The EMA classifier's logits (n, K) for image features `x_v` (n, d_v): `classifier(x_v')`.
+    pub fn logits(&self, x_v: &Tensor) -> Result<Tensor> {
+        Ok(self.classifier.forward(&self.embed_v(x_v)?)?)
+    }
+}
+
+/// What [`Ema::loss`] gives for a batch.
+pub struct EmaStep {
+    /// `L_EMA`, a scalar.
+    pub loss: Tensor,
+    /// `x_v'` (n, d) before dropout: `x_EMA` of the batch.
+    pub xv_p: Tensor,
 }

@@ -19,7 +19,6 @@ pub mod align;
 pub mod cdr;
 pub mod choices;
 pub mod config;
-pub mod config_align;
 pub mod denoiser;
 pub mod distill;
 pub mod ema;

@@ -48,7 +48,7 @@ pub fn sampler_steps(t_max: usize, kind: SamplerKind, ddim_steps: usize) -> Vec<
     }
 }
 
-/// Samples `x̂_s^0` (n, d_s) for each row of `x_v` (n, d_v), averaging `cfg.samples` chains.
+/// Samples `x̂_s^0` (n, d_s) for each row of `x_v` (n, d_v), averaging `cfg.sampling.samples` chains.
 /// Noise comes from `rng` (seeded, one draw) and each row's `x_v` bits, so the result is
 /// reproducible and a row's sample does not depend on the other rows (module docs).
 pub fn sample(
@@ -70,7 +70,7 @@ pub fn sample(
         let len = CHUNK_ROWS.min(n - start);
         let xv = x_v.narrow(0, start, len)?;
         let mut acc: Option<Tensor> = None;
-        for _ in 0..cfg.samples {
+        for _ in 0..cfg.sampling.samples {
             let x0 = sample_chain(den, sched, &xv, d_s, cfg, &mut row_rngs[start..start + len])?;
             acc = Some(match acc {
                 None => x0,
@@ -78,8 +78,8 @@ pub fn sample(
             });
         }
         let mut x0 = acc.expect("samples >= 1");
-        if cfg.samples > 1 {
-            x0 = (x0 / cfg.samples as f64)?;
+        if cfg.sampling.samples > 1 {
+            x0 = (x0 / cfg.sampling.samples as f64)?;
         }
         chunks.push(x0);
         start += len;
@@ -190,26 +190,26 @@ fn sample_chain(
 ) -> Result<Tensor> {
     let dev = x_v.device();
     let cond = den.cond(Some(x_v))?;
-    let null = if cfg.guidance != 0.0 { Some(den.cond(None)?) } else { None };
+    let null = if cfg.sampling.guidance != 0.0 { Some(den.cond(None)?) } else { None };
     let predict = |x_t: &Tensor, t: usize| -> Result<Tensor> {
         let time = den.time_term(t)?;
         let c = den.forward_terms(x_t, &cond, &time)?;
         Ok(match &null {
             Some(nc) => {
                 let u = den.forward_terms(x_t, nc, &time)?;
-                ((c * (1.0 + cfg.guidance))? - (u * cfg.guidance)?)?
+                ((c * (1.0 + cfg.sampling.guidance))? - (u * cfg.sampling.guidance)?)?
             }
             None => c,
         })
     };
     let mut x = normal_rows(rngs, d_s, dev)?;
-    let steps = sampler_steps(sched.len(), cfg.sampler, cfg.ddim_steps);
+    let steps = sampler_steps(sched.len(), cfg.sampling.sampler, cfg.sampling.ddim_steps);
     for (k, &t) in steps.iter().enumerate() {
         let i = t - 1;
         let x0 = predict(&x, t)?;
         // Detach every step: the weights are variables, so without it each x_t would keep the
         // whole chain's activations alive (T × rows × hidden floats).
-        x = match cfg.sampler {
+        x = match cfg.sampling.sampler {
             SamplerKind::Ddpm if dev.is_cpu() && x0.dtype() == DType::F32 => {
                 let op = DdpmStep {
                     coef1: sched.posterior_mean_coef1[i] as f32,

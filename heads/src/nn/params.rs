@@ -78,7 +78,7 @@ pub fn vars_with_prefix(varmap: &VarMap, prefixes: &[&str]) -> Vec<Var> {
 }
 
 /// `(name, variable)` pairs of `varmap` whose name starts with one of `prefixes`, sorted by
-/// name (the optimiser's order; the names decide the weight-decay group, [`decays_by_default`]).
+/// name (the optimiser's order; the names decide the weight-decay group, [`crate::optim::decays_by_default`]).
 pub fn named_vars_with_prefix(varmap: &VarMap, prefixes: &[&str]) -> Vec<(String, Var)> {
     let map = varmap.data().lock().expect("VarMap lock poisoned");
     let mut named: Vec<(String, Var)> = map
@@ -88,15 +88,6 @@ pub fn named_vars_with_prefix(varmap: &VarMap, prefixes: &[&str]) -> Vec<(String
         .collect();
     named.sort_by(|a, b| a.0.cmp(&b.0));
     named
-}
-
-/// Whether AdamW's weight decay applies to the parameter `name` of rank `rank` when the config
-/// key `weight_decay_all` is false (the default). The CLIP / open_clip convention
-/// (`exclude = p.ndim < 2 or "bn"/"ln"/"bias"/"logit_scale" in name`): no decay on biases,
-/// LayerNorm gains, `logit_scale` or any parameter with fewer than two dimensions.
-pub fn decays_by_default(name: &str, rank: usize) -> bool {
-    let leaf = name.rsplit('.').next().unwrap_or(name);
-    !(rank < 2 || leaf == "bias" || leaf == "logit_scale" || name.contains("norm") || name.contains(".ln"))
 }
 
 /// Sorted `(name, variable)` pairs of a VarMap (stable optimiser order).

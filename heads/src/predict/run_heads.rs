@@ -12,7 +12,7 @@
 //! - `ema`: `classifier(x_EMA)`, `x_EMA = g(E_v x_v)`;
 //! - `mlp`: fusion classifier on `(x_EMA, g(E_s MLP(x_v)))`;
 //! - `cdr`: `Linear(x_CDR)`, `x_CDR = g(E_s x̂_s^0)` with `x̂_s^0` sampled by the run's sampler from
-//!   a fresh `HostRng::new(seed, 6)` (the stream training samples with);
+//!   a fresh `HostRng::new(seed, streams::SAMPLE)` (the stream training samples with);
 //! - `fusion`: fusion classifier on `(x_EMA, x_CDR)`.
 
 use crate::model::config::HeadsConfig;
@@ -25,6 +25,7 @@ use crate::model::schedule::Schedule;
 use crate::nn::linear::Linear;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::HostRng;
+use crate::train::rng_streams as streams;
 use crate::train::two_phase::{Generator, Phase2Head};
 use crate::train::Mode;
 use anyhow::{bail, ensure, Context, Result};
@@ -138,7 +139,7 @@ impl RunHeads {
         );
         let (k, d_v, d_s) = (info.class_names.len(), info.d_v, info.d_s);
         let varmap = VarMap::new();
-        let mut init = HostRng::new(0, 1);
+        let mut init = HostRng::new(0, streams::INIT);
         let net = {
             let mut pb = ParamBuilder::new(&varmap, &mut init, device);
             match mode {
@@ -153,15 +154,27 @@ impl RunHeads {
                 Mode::Mlp | Mode::Cdr | Mode::Fusion => {
                     let ema = Ema::new(&mut pb, d_v, d_s, k, &cfg)?;
                     let gen = match mode {
-                        Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, d_v, d_s, cfg.hidden, cfg.activation)?),
+                        Mode::Mlp => Generator::Mlp(MlpHead::new(
+                            &mut pb,
+                            d_v,
+                            d_s,
+                            cfg.denoiser.hidden,
+                            cfg.denoiser.activation,
+                        )?),
                         _ => {
                             Generator::Diffusion(Denoiser::new(&mut pb, d_v, d_s, &cfg)?, Schedule::new(&cfg, device)?)
                         }
                     };
                     let head = pb.scoped("head", |pb| {
                         Ok(match mode {
-                            Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.d, k)?),
-                            _ => Phase2Head::Fused(Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout)?),
+                            Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.objective.d, k)?),
+                            _ => Phase2Head::Fused(Fusion::new(
+                                pb,
+                                cfg.sampling.fusion,
+                                cfg.objective.d,
+                                k,
+                                cfg.optim.dropout,
+                            )?),
                         })
                     })?;
                     Net::TwoPhase(Box::new(TwoPhaseNet { ema, gen, head }))
@@ -186,7 +199,7 @@ impl RunHeads {
     }
 
     /// Logits (n, K) f32 for image features `x_v` (n, d_v) f32, on the heads' device.
-    /// `cdr`/`fusion` sample `x̂_s^0` for the n rows with `HostRng::new(cfg.seed, 6)`, so the same
+    /// `cdr`/`fusion` sample `x̂_s^0` for the n rows with `HostRng::new(cfg.run.seed, streams::SAMPLE)`, so the same
     /// batch always gives the same logits. Errors: wrong width of `x_v`.
     pub fn logits(&self, x_v: &Tensor) -> Result<Tensor> {
         let (_, d) = x_v.dims2()?;
@@ -196,7 +209,7 @@ impl RunHeads {
             Net::Ema(ema) => ema.classifier.forward(&ema.embed_v(x_v)?)?,
             Net::TwoPhase(net) => {
                 let TwoPhaseNet { ema, gen, head } = net.as_ref();
-                let mut rng = HostRng::new(self.cfg.seed, 6);
+                let mut rng = HostRng::new(self.cfg.run.seed, streams::SAMPLE);
                 let x0 = match gen {
                     Generator::Diffusion(den, sched) => {
                         sample(den, &sched.host, x_v, self.info.d_s, &self.cfg, &mut rng)?

@@ -33,7 +33,10 @@ pub fn report_input(
             }
         })
         .collect();
-    let sampler = format!("{} {}, T={}, K={}", cfg.sampler, cfg.schedule, cfg.timesteps, cfg.samples);
+    let sampler = format!(
+        "{} {}, T={}, K={}",
+        cfg.sampling.sampler, cfg.diffusion.schedule, cfg.diffusion.timesteps, cfg.sampling.samples
+    );
     let fidelity = results
         .iter()
         .filter_map(|mr| {
@@ -78,13 +81,14 @@ pub fn report_input(
     if f.val_carved {
         notes.push(format!(
             "The cache has no val split: {} % of train (stratified) was held out for validation.",
-            cfg.val_fraction * 100.0
+            cfg.run.val_fraction * 100.0
         ));
     }
     for mr in results {
         notes.push(format!("{}: {:.1} s training (seed {}).", mr.mode, mr.runs[0].seconds, mr.runs[0].seed));
         if let Some(l2) = mr.runs[0].probe_l2 {
-            notes.push(format!("{}: L2 strength λ = {l2} chosen on val top-1 among {:?}.", mr.mode, cfg.probe_l2));
+            notes
+                .push(format!("{}: L2 strength λ = {l2} chosen on val top-1 among {:?}.", mr.mode, cfg.probe.probe_l2));
         }
     }
     Ok(ReportInput {

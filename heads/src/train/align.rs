@@ -10,6 +10,7 @@
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
+use super::rng_streams as streams;
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::align::{cdd::cdd_loss, sdm::sdm_loss, ssan::ssan_loss, swd};
 use crate::model::config::HeadsConfig;
@@ -20,13 +21,8 @@ use anyhow::{bail, Result};
 use candle_core::Tensor;
 use candle_nn::{Module, VarMap};
 
-/// RNG streams of these modes: the first three match `ema` (init, shuffling, dropout), so a
-/// seed starts every row of the table from the same weights and batch order.
-const INIT_STREAM: u64 = 1;
-const SHUFFLE_STREAM: u64 = 2;
-const DROPOUT_STREAM: u64 = 3;
-/// SWD's random projection directions.
-const PROJECTION_STREAM: u64 = 21;
+// RNG streams: `streams::INIT`, `SHUFFLE`, `DROPOUT` as `ema`, so a seed starts every row of the
+// table from the same weights and batch order.
 
 /// One batch as the alignment losses see it.
 struct AlignBatch<'a> {
@@ -78,17 +74,17 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
     }
     let k = f.num_classes();
     let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, INIT_STREAM);
+    let mut init = HostRng::new(seed, streams::INIT);
     let ema = Ema::new(&mut ParamBuilder::new(&varmap, &mut init, &f.device), f.d_v, f.d_s, k, cfg)?;
     let vars = varmap.all_named_vars_sorted().into_iter().filter(|(n, _)| !n.ends_with("logit_scale")).collect();
-    let mut rng = HostRng::new(seed, SHUFFLE_STREAM);
-    let mut drop_rng = HostRng::new(seed, DROPOUT_STREAM);
-    let mut proj_rng = HostRng::new(seed, PROJECTION_STREAM);
+    let mut rng = HostRng::new(seed, streams::SHUFFLE);
+    let mut drop_rng = HostRng::new(seed, streams::DROPOUT);
+    let mut proj_rng = HostRng::new(seed, streams::SWD_PROJECTIONS);
     let history = run_phase(
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars,
             rows: &f.train_text,
             progress: opts.progress,
@@ -102,11 +98,11 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
             let xv_p = ema.embed_v(&f.x_v.index_select(idx, 0)?)?;
             let xs_p = ema.embed_s(&f.x_s.index_select(idx, 0)?)?;
             let y = f.labels_t.index_select(idx, 0)?;
-            let logits_v = ema.classifier.forward(&dropout(&xv_p, cfg.dropout, true, &mut drop_rng)?)?;
+            let logits_v = ema.classifier.forward(&dropout(&xv_p, cfg.optim.dropout, true, &mut drop_rng)?)?;
             let ce = candle_nn::loss::cross_entropy(&logits_v, &y)?;
             let batch = AlignBatch { xv_p: &xv_p, xs_p: &xs_p, logits_v: &logits_v, y: &y };
             let align = align_term(mode, &ema, cfg, &batch, k, &mut proj_rng)?;
-            Ok(((ce * cfg.alpha1)? + align)?)
+            Ok(((ce * cfg.objective.alpha1)? + align)?)
         },
         || {
             let t = top1_of(f, &logits(&ema, f, &f.val)?, &f.val)?;

@@ -13,10 +13,11 @@
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
+use super::rng_streams as streams;
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::align::one_hot;
+use crate::model::config::DistillTeacher;
 use crate::model::config::HeadsConfig;
-use crate::model::config_align::DistillTeacher;
 use crate::model::distill::{distill_targets, soft_cross_entropy};
 use crate::nn::linear::Linear;
 use crate::nn::params::{ParamBuilder, SortedVars};
@@ -25,10 +26,8 @@ use anyhow::{bail, Result};
 use candle_core::Tensor;
 use candle_nn::{Module, VarMap};
 
-/// Student streams: the same as `baseline` (init, shuffling, dropout).
-const STUDENT_STREAMS: [u64; 3] = [1, 2, 3];
-/// Teacher streams, distinct from the student's.
-const TEACHER_STREAMS: [u64; 3] = [31, 32, 33];
+// RNG streams: the student takes `baseline`'s (init, shuffling, dropout), the teacher its own
+// (`streams::TEACHER`).
 
 /// The teacher's input rows `idx`: `x_s`, or `[x_s, x_v]`.
 fn teacher_input(f: &Features, kind: DistillTeacher, idx: &Tensor) -> Result<Tensor> {
@@ -47,11 +46,11 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         DistillTeacher::TextImage => f.d_s + f.d_v,
     };
     let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, TEACHER_STREAMS[0]);
+    let mut init = HostRng::new(seed, streams::TEACHER[0]);
     let teacher = ParamBuilder::new(&varmap, &mut init, &f.device)
         .scoped("teacher", |pb| pb.linear("classifier", d_in, f.num_classes()))?;
-    let mut rng = HostRng::new(seed, TEACHER_STREAMS[1]);
-    let mut drop_rng = HostRng::new(seed, TEACHER_STREAMS[2]);
+    let mut rng = HostRng::new(seed, streams::TEACHER[1]);
+    let mut drop_rng = HostRng::new(seed, streams::TEACHER[2]);
     let has_val = !f.val_text.is_empty();
     // Without val rows with text every epoch "improves", so early stopping never ends the phase.
     let mut epochs_seen = 0.0;
@@ -59,7 +58,7 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train_text,
             progress: opts.progress,
@@ -71,7 +70,7 @@ fn train_teacher(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
         &f.device,
         &mut rng,
         |idx, _| {
-            let x = dropout(&teacher_input(f, kind, idx)?, cfg.dropout, true, &mut drop_rng)?;
+            let x = dropout(&teacher_input(f, kind, idx)?, cfg.optim.dropout, true, &mut drop_rng)?;
             Ok(candle_nn::loss::cross_entropy(&teacher.forward(&x)?, &f.labels_t.index_select(idx, 0)?)?)
         },
         || {
@@ -118,17 +117,17 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
     let teacher = train_teacher(f, cfg, seed, opts)?;
     let targets = student_targets(f, cfg, &teacher)?;
     let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, STUDENT_STREAMS[0]);
+    let mut init = HostRng::new(seed, streams::INIT);
     let student = ParamBuilder::new(&varmap, &mut init, &f.device)
         .scoped("distill", |pb| pb.linear("classifier", f.d_v, f.num_classes()))?;
-    let mut rng = HostRng::new(seed, STUDENT_STREAMS[1]);
-    let mut drop_rng = HostRng::new(seed, STUDENT_STREAMS[2]);
+    let mut rng = HostRng::new(seed, streams::SHUFFLE);
+    let mut drop_rng = HostRng::new(seed, streams::DROPOUT);
     let eval_logits = |rows: &[u32]| map_rows(f, rows, |idx| Ok(student.forward(&f.x_v.index_select(idx, 0)?)?));
     let history = run_phase(
         cfg,
         Phase {
             phase: 1,
-            epochs: cfg.epochs,
+            epochs: cfg.budget.epochs,
             vars: varmap.all_named_vars_sorted(),
             rows: &f.train,
             progress: opts.progress,
@@ -139,7 +138,7 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
         &f.device,
         &mut rng,
         |idx, _| {
-            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.dropout, true, &mut drop_rng)?;
+            let x = dropout(&f.x_v.index_select(idx, 0)?, cfg.optim.dropout, true, &mut drop_rng)?;
             soft_cross_entropy(&student.forward(&x)?, &targets.index_select(idx, 0)?)
         },
         || {

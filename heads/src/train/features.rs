@@ -7,6 +7,7 @@
 //! stratified `val_fraction` of train: per class `round(val_fraction·n_c)` rows, at least one when
 //! the class has two or more rows, drawn with a seeded shuffle.
 
+use super::rng_streams as streams;
 use crate::nn::rng::HostRng;
 use anyhow::{bail, ensure, Context, Result};
 use candle_core::{Device, Tensor};
@@ -195,7 +196,7 @@ impl Features {
 
 /// Marks a stratified `fraction` of each class's train rows as `Val` (seeded).
 fn carve_val(splits: &mut [Split], labels: &[u32], k: usize, fraction: f64, seed: u64) {
-    let mut rng = HostRng::new(seed, 0x5EED_511D);
+    let mut rng = HostRng::new(seed, streams::VAL_SPLIT);
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, s) in splits.iter().enumerate() {
         if *s == Split::Train {

@@ -23,6 +23,7 @@ pub mod modes;
 pub mod one_phase;
 pub mod probe;
 pub mod result;
+pub mod rng_streams;
 pub mod trainer;
 pub mod two_phase;
 

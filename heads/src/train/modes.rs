@@ -18,7 +18,7 @@ use super::result::{Mode, ModeResult, RunOptions};
 use crate::model::config::HeadsConfig;
 use anyhow::Result;
 
-/// Trains and evaluates `mode` with `cfg` and `seed` (which overrides `cfg.seed`).
+/// Trains and evaluates `mode` with `cfg` and `seed` (which overrides `cfg.run.seed`).
 /// Deterministic: the same inputs give the same metrics. Errors: invalid config, NaN loss,
 /// empty splits.
 pub fn train_mode(features: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64) -> Result<ModeResult> {

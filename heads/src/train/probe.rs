@@ -12,6 +12,7 @@
 
 use super::features::Features;
 use super::result::{finish, map_rows, top1_of, Mode, ModeResult};
+use super::rng_streams as streams;
 use crate::model::config::HeadsConfig;
 use crate::nn::params::ParamBuilder;
 use crate::nn::rng::HostRng;
@@ -146,13 +147,13 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
     };
     let problem = ProbeProblem::new(&x_train, d, &y_train, k)?;
     let mut best: Option<(f64, f64, ProbeWeights)> = None;
-    let mut lambdas = cfg.probe_l2.clone();
+    let mut lambdas = cfg.probe.probe_l2.clone();
     // Strongest regularisation first, so that ties keep it; each fit starts from the previous
     // solution (a regularisation path), which cuts the L-BFGS iterations on large splits.
     lambdas.sort_by(|a, b| b.total_cmp(a));
     let mut warm = None;
     for l2 in lambdas {
-        let (w, next) = problem.fit(l2, cfg.probe_max_iter, warm.as_ref())?;
+        let (w, next) = problem.fit(l2, cfg.probe.probe_max_iter, warm.as_ref())?;
         warm = next;
         let top1 = top1_of(f, &logits(&w, &f.val)?, &f.val)?;
         if best.as_ref().is_none_or(|(b, _, _)| top1 > *b) {
@@ -161,7 +162,7 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
     }
     let Some((_, l2, w)) = best else { bail!("config key `probe_l2` is empty") };
     let varmap = VarMap::new();
-    let mut init = HostRng::new(seed, 1);
+    let mut init = HostRng::new(seed, streams::INIT);
     ParamBuilder::new(&varmap, &mut init, &f.device).scoped("probe", |pb| {
         pb.var("classifier.weight", Tensor::from_slice(&w.weight, (k, d), &f.device)?)?;
         pb.var("classifier.bias", Tensor::from_slice(&w.bias, k, &f.device)?)?;

@@ -7,74 +7,21 @@
 
 use super::hook::{Control, EpochReport, Stopped};
 use crate::model::config::HeadsConfig;
-use crate::nn::adamw::FusedAdamW;
-use crate::nn::params::decays_by_default;
 use crate::nn::rng::HostRng;
+use crate::optim::AdamW;
 use anyhow::{bail, Result};
 use candle_core::{Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use serde::{Deserialize, Serialize};
 
-/// AdamW with two parameter groups (weights with decay; biases, gains and `logit_scale` without,
-/// unless the config key `weight_decay_all` is true): the fused host version on the CPU
-/// ([`crate::nn::adamw`], bit-for-bit candle_nn's update, several times faster), candle_nn's own
-/// on an accelerator (one optimiser per group, stepping on the same gradients).
-pub enum Optim {
-    Fused(FusedAdamW),
-    Candle(Vec<AdamW>),
-}
-
-impl Optim {
-    /// AdamW over `vars` (`(name, variable)`) with the config's `lr` and `weight_decay`; the
-    /// decay groups follow [`decays_by_default`] unless `cfg.weight_decay_all`.
-    ///
-    /// # Errors
-    /// A variable that is not f32 (CPU) or a candle error.
-    pub fn new(vars: &[(String, Var)], cfg: &HeadsConfig, device: &Device) -> Result<Self> {
-        let params = ParamsAdamW { lr: cfg.lr, weight_decay: cfg.weight_decay, ..ParamsAdamW::default() };
-        let grouped: Vec<(Var, bool)> = vars
-            .iter()
-            .map(|(name, v)| (v.clone(), cfg.weight_decay_all || decays_by_default(name, v.rank())))
-            .collect();
-        Ok(if device.is_cpu() {
-            Optim::Fused(FusedAdamW::with_decay_groups(grouped, params)?)
-        } else {
-            let (decay, plain): (Vec<_>, Vec<_>) = grouped.into_iter().partition(|(_, d)| *d);
-            let mut opts = Vec::new();
-            for (group, wd) in [(decay, cfg.weight_decay), (plain, 0.0)] {
-                if !group.is_empty() {
-                    let vars = group.into_iter().map(|(v, _)| v).collect();
-                    opts.push(AdamW::new(vars, ParamsAdamW { weight_decay: wd, ..params.clone() })?);
-                }
-            }
-            Optim::Candle(opts)
-        })
-    }
-
-    /// Sets the learning rate of the next steps.
-    pub fn set_learning_rate(&mut self, lr: f64) {
-        match self {
-            Optim::Fused(o) => o.set_learning_rate(lr),
-            Optim::Candle(os) => os.iter_mut().for_each(|o| o.set_learning_rate(lr)),
-        }
-    }
-
-    /// Backpropagates the scalar `loss` and applies one update.
-    ///
-    /// # Errors
-    /// candle errors of the backward pass or the update.
-    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
-        match self {
-            Optim::Fused(o) => o.backward_step(loss),
-            Optim::Candle(os) => {
-                let grads = loss.backward()?;
-                for o in os.iter_mut() {
-                    o.step(&grads)?;
-                }
-                Ok(())
-            }
-        }
-    }
+/// The optimiser of a phase: [`AdamW`] over `vars` (`(name, variable)`) at the config's `lr`
+/// in two decay groups, weights decaying by `weight_decay`, biases, gains and `logit_scale` not
+/// ([`crate::optim::decays_by_default`]) unless the config key `weight_decay_all` is true. f32
+/// CPU variables take the fused kernel, others candle ops; both are candle_nn's update bit for bit.
+///
+/// # Errors
+/// candle errors allocating the moments.
+pub fn optimiser(vars: &[(String, Var)], cfg: &HeadsConfig) -> Result<AdamW> {
+    AdamW::with_decay_groups(vars, cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.weight_decay_all)
 }
 
 /// One epoch of history.
@@ -150,10 +97,10 @@ pub enum Selection {
 /// at least `min_steps` optimiser steps in all.
 pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
     // min_steps_per_epoch = 0 turns the cap off.
-    let by_steps = n.checked_div(cfg.min_steps_per_epoch).map_or(n, |b| b.max(1));
-    let batch = cfg.batch.min(by_steps).min(n).max(1);
+    let by_steps = n.checked_div(cfg.budget.min_steps_per_epoch).map_or(n, |b| b.max(1));
+    let batch = cfg.budget.batch.min(by_steps).min(n).max(1);
     let steps_per_epoch = n.div_ceil(batch);
-    let epochs = epochs.max(cfg.min_steps.div_ceil(steps_per_epoch));
+    let epochs = epochs.max(cfg.budget.min_steps.div_ceil(steps_per_epoch));
     (batch, steps_per_epoch, epochs)
 }
 
@@ -185,8 +132,8 @@ pub fn run_phase(
     let total = steps_per_epoch * epochs;
     // Early stopping may end the phase only once this many epochs have run, so that the
     // learning-rate schedule has decayed before a noisy val curve can stop it.
-    let first_stop = (cfg.patience_start * epochs as f64).ceil() as usize;
-    let mut opt = Optim::new(&phase.vars, cfg, device)?;
+    let first_stop = (cfg.phases.patience_start * epochs as f64).ceil() as usize;
+    let mut opt = optimiser(&phase.vars, cfg)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
     let mut best: Option<(f64, Vec<Tensor>)> = None;
@@ -197,13 +144,13 @@ pub fn run_phase(
         rng.shuffle(&mut order);
         let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
         for (s, chunk) in order.chunks(batch).enumerate() {
-            opt.set_learning_rate(lr_at(global, total, cfg.warmup, cfg.lr));
+            opt.set_learning_rates(|peak| lr_at(global, total, cfg.budget.warmup, peak));
             let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
             let loss = step(&idx, rng)?;
             opt.backward_step(&loss)?;
             acc = (acc + loss.detach())?;
             global += 1;
-            if (s + 1) % cfg.log_every == 0 {
+            if (s + 1) % cfg.run.log_every == 0 {
                 let v = acc.to_scalar::<f32>()?;
                 if !v.is_finite() {
                     bail!(
@@ -259,7 +206,7 @@ pub fn run_phase(
             since_best = 0;
         } else {
             since_best += 1;
-            if cfg.patience > 0 && since_best >= cfg.patience && epoch >= first_stop {
+            if cfg.phases.patience > 0 && since_best >= cfg.phases.patience && epoch >= first_stop {
                 break;
             }
         }
@@ -278,7 +225,8 @@ mod tests {
 
     #[test]
     fn budget_gives_small_train_splits_enough_steps() {
-        let cfg = HeadsConfig { batch: 256, min_steps_per_epoch: 8, min_steps: 0, ..HeadsConfig::default() };
+        let mut cfg = HeadsConfig::default();
+        (cfg.budget.batch, cfg.budget.min_steps_per_epoch, cfg.budget.min_steps) = (256, 8, 0);
         // 248 demo rows: 248 / 8 = 31 rows per batch, ceil(248 / 31) = 8 steps, 50 epochs.
         assert_eq!(budget(248, 50, &cfg), (31, 8, 50));
         // Vireo-172 train split: 66071 / 8 > 256, so the batch stays 256: ceil(66071/256) = 259.
@@ -286,10 +234,12 @@ mod tests {
         // Fewer rows than steps: one row per batch.
         assert_eq!(budget(5, 50, &cfg), (1, 5, 50));
         // Off: the batch is min(batch, n) as before (one full-batch step per epoch).
-        let off = HeadsConfig { min_steps_per_epoch: 0, ..cfg.clone() };
+        let mut off = cfg.clone();
+        off.budget.min_steps_per_epoch = 0;
         assert_eq!(budget(248, 50, &off), (248, 1, 50));
         // A floor of 1000 steps at 8 steps per epoch needs ceil(1000 / 8) = 125 epochs.
-        let floor = HeadsConfig { min_steps: 1000, ..cfg };
+        let mut floor = cfg;
+        floor.budget.min_steps = 1000;
         assert_eq!(budget(248, 50, &floor), (31, 8, 125));
         assert_eq!(budget(66_071, 50, &floor), (256, 259, 50));
     }
@@ -301,7 +251,8 @@ mod tests {
     #[test]
     fn weight_decay_skips_biases_and_logit_scale() -> Result<()> {
         for (all, device) in [(false, Device::Cpu), (true, Device::Cpu)] {
-            let cfg = HeadsConfig { lr: 0.1, weight_decay: 0.1, weight_decay_all: all, ..HeadsConfig::default() };
+            let mut cfg = HeadsConfig::default();
+            (cfg.optim.lr, cfg.optim.weight_decay, cfg.optim.weight_decay_all) = (0.1, 0.1, all);
             let w = Var::from_tensor(&Tensor::ones((2, 3), candle_core::DType::F32, &device)?)?;
             let b = Var::from_tensor(&Tensor::ones(2, candle_core::DType::F32, &device)?)?;
             let ls = Var::from_tensor(&Tensor::new((1.0f32 / 0.07).ln(), &device)?)?;
@@ -310,8 +261,8 @@ mod tests {
                 ("ema.e_v.bias".to_string(), b.clone()),
                 ("ema.logit_scale".to_string(), ls.clone()),
             ];
-            let mut opt = Optim::new(&vars, &cfg, &device)?;
-            opt.set_learning_rate(0.1);
+            let mut opt = optimiser(&vars, &cfg)?;
+            opt.set_learning_rates(|_| 0.1);
             // A loss whose gradient is exactly zero for every variable: Σ (θ − stop_grad(θ))²
             // has gradient 2(θ − θ) = 0 at the current point.
             let zero_grad =
@@ -331,16 +282,5 @@ mod tests {
             }
         }
         Ok(())
-    }
-
-    #[test]
-    fn decay_groups_follow_the_clip_convention() {
-        use crate::nn::params::decays_by_default;
-        assert!(decays_by_default("ema.e_v.weight", 2));
-        assert!(decays_by_default("denoiser.l1_x.weight", 2));
-        assert!(!decays_by_default("ema.e_v.bias", 1));
-        assert!(!decays_by_default("ema.logit_scale", 0));
-        assert!(!decays_by_default("head.scale", 1), "any 1-d parameter");
-        assert!(!decays_by_default("backbone.layernorm.weight", 1));
     }
 }

@@ -10,13 +10,13 @@
 //! Cross-fitted phase 2 (`crossfit_folds` >= 2): [`super::crossfit`].
 
 use super::features::Features;
-use super::one_phase::{ema_logits, ema_loss};
 use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+use super::rng_streams as streams;
 use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
 use crate::model::cdr::cdr_loss;
 use crate::model::config::{FusionFeatures, HeadsConfig, Phase1Select};
 use crate::model::denoiser::Denoiser;
-use crate::model::ema::{cosine_rows, Ema};
+use crate::model::ema::{cosine_rows, Ema, EmaStep};
 use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
 use crate::model::sampler::sample;
@@ -56,7 +56,7 @@ impl Phase2Head {
         rng: &mut HostRng,
     ) -> Result<Tensor> {
         match self {
-            Phase2Head::CdrOnly(l) => Ok(l.forward(&dropout(x_cdr, cfg.dropout, train, rng)?)?),
+            Phase2Head::CdrOnly(l) => Ok(l.forward(&dropout(x_cdr, cfg.optim.dropout, train, rng)?)?),
             Phase2Head::Fused(fu) => fu.forward(x_ema, x_cdr, train, rng),
         }
     }
@@ -74,10 +74,10 @@ fn phase1_loss(
     train: bool,
     rng: &mut HostRng,
 ) -> Result<(Tensor, Tensor, Tensor)> {
-    let (l_ema, xv_p) = ema_loss(ema, f, idx, cfg, train, rng)?;
     let x_v = f.x_v.index_select(idx, 0)?;
     let x_s = f.x_s.index_select(idx, 0)?;
     let labels = f.labels_t.index_select(idx, 0)?;
+    let EmaStep { loss: l_ema, xv_p } = ema.loss(&x_v, &x_s, &labels, cfg, train, rng)?;
     let (l_gen, x0) = match gen {
         Generator::Diffusion(den, sched) => {
             let step = cdr_loss(den, ema, gen_cls, sched, &x_v, &x_s, &labels, cfg, rng)?;
@@ -87,7 +87,7 @@ fn phase1_loss(
             let x0 = mlp.forward(&x_v)?;
             let mse = candle_nn::loss::mse(&x0, &x_s)?;
             let ce = candle_nn::loss::cross_entropy(&gen_cls.forward(&ema.embed_s(&x0)?)?, &labels)?;
-            (((ce * cfg.alpha2)? + (mse * cfg.gamma)?)?, x0)
+            (((ce * cfg.objective.alpha2)? + (mse * cfg.objective.gamma)?)?, x0)
         }
     };
     Ok(((l_ema + l_gen)?, x0, xv_p))
@@ -95,7 +95,7 @@ fn phase1_loss(
 
 /// The weights phase 1 ends with (config key `phase1_select`).
 fn phase1_selection(cfg: &HeadsConfig) -> Selection {
-    match cfg.phase1_select {
+    match cfg.phases.phase1_select {
         Phase1Select::ValLoss => Selection::Best,
         Phase1Select::Last => Selection::Last,
     }
@@ -120,14 +120,18 @@ impl Phase1Model {
             let mut pb = ParamBuilder::new(&varmap, init, dev);
             let ema = Ema::new(&mut pb, f.d_v, f.d_s, k, cfg)?;
             let gen = match mode {
-                Mode::Mlp => Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.hidden, cfg.activation)?),
+                Mode::Mlp => {
+                    Generator::Mlp(MlpHead::new(&mut pb, f.d_v, f.d_s, cfg.denoiser.hidden, cfg.denoiser.activation)?)
+                }
                 _ => Generator::Diffusion(Denoiser::new(&mut pb, f.d_v, f.d_s, cfg)?, Schedule::new(cfg, dev)?),
             };
-            let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.d, k))?;
+            let gen_cls = pb.scoped("cdr", |pb| pb.linear("classifier", cfg.objective.d, k))?;
             let head = pb.scoped("head", |pb| {
                 Ok(match mode {
-                    Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.d, k)?),
-                    _ => Phase2Head::Fused(Fusion::new(pb, cfg.fusion, cfg.d, k, cfg.dropout)?),
+                    Mode::Cdr => Phase2Head::CdrOnly(pb.linear("classifier", cfg.objective.d, k)?),
+                    _ => {
+                        Phase2Head::Fused(Fusion::new(pb, cfg.sampling.fusion, cfg.objective.d, k, cfg.optim.dropout)?)
+                    }
                 })
             })?;
             (ema, gen, gen_cls, head)
@@ -135,7 +139,7 @@ impl Phase1Model {
         Ok(Self { varmap, ema, gen, gen_cls, head })
     }
 
-    /// Trains phase 1 on `rows` (train rows with text); `streams` offsets the noise and shuffle
+    /// Trains phase 1 on `rows` (train rows with text); `fold_streams` offsets the noise and shuffle
     /// RNG streams (0 for the main model, distinct per cross-fitting fold).
     #[allow(clippy::too_many_arguments)] // the run's identity (seed, rows, streams, label) is what differs per fold
     pub(super) fn train(
@@ -144,25 +148,27 @@ impl Phase1Model {
         cfg: &HeadsConfig,
         seed: u64,
         rows: &[u32],
-        streams: u64,
+        fold_streams: u64,
         opts: &RunOptions,
         label: &str,
     ) -> Result<Vec<EpochRecord>> {
-        let onestep = cfg.fusion_features == FusionFeatures::Onestep;
+        let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
         let mut prefixes = vec!["ema.", "denoiser.", "mlp.", "cdr."];
         if onestep {
             prefixes.push("head.");
         }
-        let eval_cfg = HeadsConfig { dropout: 0.0, cond_dropout: 0.0, ..cfg.clone() };
+        let mut eval_cfg = cfg.clone();
+        eval_cfg.optim.dropout = 0.0;
+        eval_cfg.denoiser.cond_dropout = 0.0;
         let (ema, gen, gen_cls, head) = (&self.ema, &self.gen, &self.gen_cls, &self.head);
         let dev = &f.device;
-        let mut noise = HostRng::new(seed, 4 + streams);
-        let mut shuffle = HostRng::new(seed, 2 + streams);
+        let mut noise = HostRng::new(seed, streams::NOISE + fold_streams);
+        let mut shuffle = HostRng::new(seed, streams::SHUFFLE + fold_streams);
         run_phase(
             cfg,
             Phase {
                 phase: 1,
-                epochs: cfg.epochs,
+                epochs: cfg.budget.epochs,
                 vars: named_vars_with_prefix(&self.varmap, &prefixes),
                 rows,
                 progress: opts.progress,
@@ -181,12 +187,13 @@ impl Phase1Model {
                 Ok(loss)
             },
             || {
-                let val_top1 = top1_of(f, &ema_logits(ema, f, &f.val)?, &f.val)?;
+                let val_top1 =
+                    top1_of(f, &map_rows(f, &f.val, |idx| ema.logits(&f.x_v.index_select(idx, 0)?))?, &f.val)?;
                 if f.val_text.is_empty() {
                     return Ok(EvalOutcome { score: val_top1, val_top1 });
                 }
                 // Val loss with fixed noise (same draws every epoch), weighted by chunk size.
-                let mut rng = HostRng::new(seed, 5);
+                let mut rng = HostRng::new(seed, streams::VAL_NOISE);
                 let (mut total, mut count) = (0f64, 0usize);
                 for chunk in f.val_text.chunks(4096) {
                     let idx = Tensor::from_slice(chunk, chunk.len(), dev)?;
@@ -228,7 +235,7 @@ impl Phase1Model {
 fn generate(x_v: &Tensor, f: &Features, gen: &Generator, cfg: &HeadsConfig, seed: u64) -> Result<Tensor> {
     Ok(match gen {
         Generator::Diffusion(den, sched) => {
-            let mut rng = HostRng::new(seed, 6);
+            let mut rng = HostRng::new(seed, streams::SAMPLE);
             sample(den, &sched.host, x_v, f.d_s, cfg, &mut rng)?.detach()
         }
         Generator::Mlp(mlp) => {
@@ -252,13 +259,13 @@ pub fn train_two_phase(
 ) -> Result<ModeResult> {
     let dev = &f.device;
     let label = mode.as_str();
-    let onestep = cfg.fusion_features == FusionFeatures::Onestep;
-    let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, 1))?;
+    let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
+    let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, streams::INIT))?;
     let mut history = model.train(f, cfg, seed, &f.train_text, 0, opts, label)?;
 
     // Frozen features for every row.
     let (x0_all, mut x_cdr_all, x_ema_all) = model.features(f, cfg, seed, None)?;
-    if cfg.crossfit_folds >= 2 && !onestep {
+    if cfg.phases.crossfit_folds >= 2 && !onestep {
         x_cdr_all = super::crossfit::out_of_fold_x_cdr(&model, f, cfg, mode, seed, x_cdr_all)?;
     }
     let generation = if f.val_text.is_empty() {
@@ -276,19 +283,19 @@ pub fn train_two_phase(
     // Phase 2 on sampled features.
     let head = &model.head;
     let head_logits = |rows: &[u32]| -> Result<Tensor> {
-        let mut r = HostRng::new(seed, 0);
+        let mut r = HostRng::new(seed, streams::EVAL);
         map_rows(f, rows, |idx| {
             head.forward(&x_ema_all.index_select(idx, 0)?, &x_cdr_all.index_select(idx, 0)?, cfg, false, &mut r)
         })
     };
     if !onestep {
-        let mut drop_rng = HostRng::new(seed, 3);
-        let mut shuffle = HostRng::new(seed, 8);
+        let mut drop_rng = HostRng::new(seed, streams::DROPOUT);
+        let mut shuffle = HostRng::new(seed, streams::PHASE2_SHUFFLE);
         history.extend(run_phase(
             cfg,
             Phase {
                 phase: 2,
-                epochs: cfg.phase2_epochs,
+                epochs: cfg.budget.phase2_epochs,
                 vars: named_vars_with_prefix(&model.varmap, &["head."]),
                 rows: &f.train,
                 progress: opts.progress,
@@ -324,7 +331,7 @@ pub fn train_two_phase(
         d_v: f.d_v,
         x_ema: to_vec(&x_ema_all)?,
         x_cdr: to_vec(&x_cdr_all)?,
-        d: cfg.d,
+        d: cfg.objective.d,
     };
 
     let tau = model.ema.tau()?;

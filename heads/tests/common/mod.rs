@@ -52,22 +52,21 @@ pub fn synthetic_features(k: usize, n_per_class: usize, d_v: usize, d_s: usize) 
 
 /// A small config that trains in seconds in the debug profile.
 pub fn small_config() -> HeadsConfig {
-    HeadsConfig {
-        d: 32,
-        hidden: 64,
-        temb_dim: 16,
-        timesteps: 20,
-        batch: 64,
-        epochs: 30,
-        phase2_epochs: 20,
-        lr: 3e-3,
-        patience: 0,
-        log_every: 5,
-        // The epochs above are the budget (the default floor of 1000 steps would make these
-        // small tests slow in the debug profile).
-        min_steps: 0,
-        ..HeadsConfig::default()
-    }
+    let mut c = HeadsConfig::default();
+    c.objective.d = 32;
+    c.denoiser.hidden = 64;
+    c.denoiser.temb_dim = 16;
+    c.diffusion.timesteps = 20;
+    c.budget.batch = 64;
+    c.budget.epochs = 30;
+    c.budget.phase2_epochs = 20;
+    c.optim.lr = 3e-3;
+    c.phases.patience = 0;
+    c.run.log_every = 5;
+    // The epochs above are the budget (the default floor of 1000 steps would make these
+    // small tests slow in the debug profile).
+    c.budget.min_steps = 0;
+    c
 }
 
 /// Writes a 5-class cache (x_v 8-d, x_s 4-d) of [`synthetic_features`] into `dir` with

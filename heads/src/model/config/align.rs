@@ -1,5 +1,5 @@
 //! The config keys of the Table 1 rows (alignment baselines and the distillation yardstick), one
-//! group flattened into [`super::config::HeadsConfig`] (same flat TOML keys as every other key).
+//! group flattened into [`super::HeadsConfig`] (same flat TOML keys as every other key).
 //!
 //! The defaults follow the cited papers where they give one (SWD: 128 projections, Lee et al.
 //! 2019; CDD: 5 Gaussian kernels spaced by 2, Kang et al. 2019; SDM: τ = 0.02, Jiang and Ye 2023)
@@ -75,21 +75,6 @@ impl Default for AlignConfig {
 }
 
 impl AlignConfig {
-    /// The keys of this group, in declaration order.
-    pub const KEYS: [&'static str; 11] = [
-        "swd_weight",
-        "swd_projections",
-        "ssan_weight",
-        "cdd_weight",
-        "cdd_kernels",
-        "cdd_kernel_mul",
-        "sdm_weight",
-        "sdm_tau",
-        "distill_temperature",
-        "distill_lambda",
-        "distill_teacher",
-    ];
-
     /// Checks every value; the error names the key and what was expected.
     pub fn validate(&self) -> Result<()> {
         for (k, v) in [

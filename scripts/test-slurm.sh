@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `just test-slurm` (docs/recipes.md): proves deploy/slurm/*.sbatch on a real one-node Slurm cluster on
 # localhost. Needs root (it installs Debian's slurm-wlm and munge when missing) and the demo
-# assets (fetched by scripts/demo_assets.sh when missing); builds both binaries in release.
+# assets (fetched by scripts/demo_assets.sh when missing); builds both binaries in release, in
+# $CARGO_TARGET_DIR when set (else target/).
 #
 # 1. extraction as a 2-task array (--shard auto) of the first $LIMIT demo photos, plus the
 #    dependent report job; the union cache must equal a single-process extraction bit for bit;
@@ -33,7 +34,9 @@ bash scripts/setup-dev.sh
 PY=$ROOT/.venv/bin/python
 say "building marnet-extract and marnet-heads (release)"
 cargo build --release --quiet -p marnet-extract -p marnet-heads
-export MARNET_EXTRACT=$ROOT/target/release/marnet-extract MARNET_HEADS=$ROOT/target/release/marnet-heads
+bin_dir=${CARGO_TARGET_DIR:-$ROOT/target}/release
+[ "${bin_dir#/}" != "$bin_dir" ] || bin_dir=$ROOT/$bin_dir  # a relative CARGO_TARGET_DIR is cargo's, from the root
+export MARNET_EXTRACT=$bin_dir/marnet-extract MARNET_HEADS=$bin_dir/marnet-heads
 
 # --- a one-node cluster in a temp folder ---------------------------------------------------
 W=$(mktemp -d /tmp/marnet-slurm.XXXXXX)

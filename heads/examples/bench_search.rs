@@ -4,8 +4,12 @@
 //! Prints, per seed, each study's best val top-1 and trial-epochs, writes the curves of best
 //! val top-1 against trial-epochs spent to `OUT/curves.csv` and `OUT/best_val_curves.png`.
 //!
+//! Also prints both studies' best val top-1 after given amounts of trial-epochs, averaged over
+//! the seeds (a table of points of the same curves).
+//!
 //! Run: `cargo run --release -p marnet-heads --example bench_search -- [--out DIR] [--seeds 3]
-//! [--trials 48] [--rows 4000] [--classes 20]`
+//! [--trials 48] [--random-trials 32] [--rows 4000] [--classes 20] [--dv 256] [--ds 128]
+//! [--noise 4]` (`--rows`: train rows; val and test get a fifth and a quarter of that).
 
 /// mimalloc, tuned in `main` by `keep_freed_memory` (see `marnet_data::alloc`).
 #[global_allocator]
@@ -25,9 +29,6 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Normal};
 
-const D_V: usize = 256;
-const D_S: usize = 128;
-
 /// The space both studies search, and the fixed budget (27 epochs: ASHA rungs at 1, 3, 9).
 const SPACE: &str = r#"
 lr = { min = 1e-5, max = 3e-1, scale = "log" }
@@ -36,25 +37,26 @@ dropout = { min = 0.0, max = 0.8 }
 "#;
 const FIXED: &str = "[fixed]\nepochs = 27\nmin_steps = 0\npatience = 0\nhidden = 64\n";
 
-/// `k` class centres (unit normal) in x_v and x_s space; each row is its class centre plus
-/// normal noise of standard deviation `noise`; a tenth of the train rows lose their text.
-fn synthetic(k: usize, n_train: usize, noise: f32) -> Result<Features> {
+/// `k` class centres (unit normal) in x_v (`d_v`) and x_s (`d_s`) space; each row is its
+/// class centre plus normal noise of standard deviation `noise`; a tenth of the train rows lose
+/// their text.
+fn synthetic(k: usize, n_train: usize, d_v: usize, d_s: usize, noise: f32) -> Result<Features> {
     let mut rng = StdRng::seed_from_u64(11);
     let unit = Normal::new(0.0f32, 1.0)?;
     let centres = |d: usize, rng: &mut StdRng| -> Vec<Vec<f32>> {
         (0..k).map(|_| (0..d).map(|_| unit.sample(rng)).collect()).collect()
     };
-    let (cv, cs) = (centres(D_V, &mut rng), centres(D_S, &mut rng));
+    let (cv, cs) = (centres(d_v, &mut rng), centres(d_s, &mut rng));
     let (n_val, n_test) = (n_train / 5, n_train / 4);
     let n = n_train + n_val + n_test;
     let mut p = FeatureParts {
         ids: (0..n).map(|i| format!("img/{i}.jpg")).collect(),
         splits: Vec::with_capacity(n),
         labels: Vec::with_capacity(n),
-        x_v: Vec::with_capacity(n * D_V),
-        d_v: D_V,
-        x_s: Vec::with_capacity(n * D_S),
-        d_s: D_S,
+        x_v: Vec::with_capacity(n * d_v),
+        d_v,
+        x_s: Vec::with_capacity(n * d_s),
+        d_s,
         has_text: Vec::with_capacity(n),
         class_names: (0..k).map(|c| format!("c{c}")).collect(),
     };
@@ -115,29 +117,61 @@ fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
     args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|s| s.parse().ok()).unwrap_or(default)
 }
 
+/// Best val top-1 on `curve` once at most `budget` trial-epochs were spent (NaN: no complete
+/// trial yet).
+fn best_at(curve: &[(usize, f64)], budget: usize) -> f64 {
+    curve.iter().take_while(|(e, _)| *e <= budget).last().map_or(f64::NAN, |p| p.1)
+}
+
+/// Markdown table: mean (over seeds) best val top-1 of each study after fractions of the random
+/// study's trial-epochs; `–` where a seed had no complete trial yet.
+fn checkpoint_table(curves: &[(Vec<(usize, f64)>, Vec<(usize, f64)>)], full: usize) -> String {
+    let mut t = String::from(
+        "| trial-epochs | random best val (mean of seeds) | TPE+ASHA best val (mean of seeds) |\n|--:|--:|--:|\n",
+    );
+    for frac in [1.0 / 16.0, 1.0 / 8.0, 1.0 / 4.0, 1.0 / 3.0, 1.0 / 2.0, 1.0] {
+        let budget = (full as f64 * frac).round() as usize;
+        let mean = |pick: &dyn Fn(&(Vec<(usize, f64)>, Vec<(usize, f64)>)) -> f64| {
+            let v: Vec<f64> = curves.iter().map(pick).collect();
+            if v.iter().any(|x| x.is_nan()) {
+                "–".to_string()
+            } else {
+                format!("{:.2}", v.iter().sum::<f64>() / v.len() as f64)
+            }
+        };
+        let (r, t2) = (mean(&|c| best_at(&c.0, budget)), mean(&|c| best_at(&c.1, budget)));
+        let _ = writeln!(t, "| {budget} | {r} | {t2} |");
+    }
+    t
+}
+
 fn main() -> Result<()> {
     marnet_data::alloc::keep_freed_memory();
     marnet_heads::nn::math_pool::quiet_elementwise_workers();
     let args: Vec<String> = std::env::args().collect();
     let out: PathBuf = arg(&args, "--out", PathBuf::from("target/bench_search"));
-    let (seeds, trials): (u64, usize) = (arg(&args, "--seeds", 3), arg(&args, "--trials", 48));
+    let (seeds, trials, random_trials): (u64, usize, usize) =
+        (arg(&args, "--seeds", 3), arg(&args, "--trials", 48), arg(&args, "--random-trials", 32));
     let (rows, classes, noise): (usize, usize, f32) =
         (arg(&args, "--rows", 4000), arg(&args, "--classes", 20), arg(&args, "--noise", 4.0));
-    let f = synthetic(classes, rows, noise)?;
+    let (d_v, d_s): (usize, usize) = (arg(&args, "--dv", 256), arg(&args, "--ds", 128));
+    let f = synthetic(classes, rows, d_v, d_s, noise)?;
     let asha = "[prune]\nrule = \"asha\"\nmin_epochs = 1\nreduction_factor = 3\n";
-    let (mut csv, mut table, mut series) =
-        (String::from("study,seed,trial,trial_epochs,best_val_top1\n"), String::new(), Vec::new());
+    let (mut csv, mut table, mut series, mut curves) =
+        (String::from("study,seed,trial,trial_epochs,best_val_top1\n"), String::new(), Vec::new(), Vec::new());
+    let mut full = 0;
     for seed in 0..seeds {
         let t0 = std::time::Instant::now();
         let dir = out.join(format!("seed{seed}"));
         let _ = std::fs::remove_dir_all(&dir);
-        let random = study(&f, &dir.join("random"), "random", 32, seed, "")?;
+        let random = study(&f, &dir.join("random"), "random", random_trials, seed, "")?;
         let t1 = t0.elapsed().as_secs_f64();
         let tpe = study(&f, &dir.join("tpe-asha"), "tpe", trials, seed, asha)?;
         let t2 = t0.elapsed().as_secs_f64() - t1;
         let (cr, ct) = (best_curve(&random), best_curve(&tpe));
         let (er, br) = *cr.last().context("no random trial")?;
         let (et, bt) = *ct.last().context("no TPE trial")?;
+        full = er;
         let pruned = tpe.iter().filter(|r| r.is_pruned()).count();
         let _ = writeln!(
             table,
@@ -152,7 +186,10 @@ fn main() -> Result<()> {
             }
             series.push((format!("{name} seed {seed}"), c.clone()));
         }
-        eprintln!("seed {seed}: random {br:.2} in {er} epochs, TPE+ASHA {bt:.2} in {et} epochs");
+        curves.push((cr, ct));
+        eprintln!(
+            "seed {seed}: random {br:.2} in {er} epochs ({t1:.0} s), TPE+ASHA {bt:.2} in {et} epochs ({t2:.0} s)"
+        );
     }
     std::fs::create_dir_all(&out)?;
     std::fs::write(out.join("curves.csv"), csv)?;
@@ -163,14 +200,15 @@ fn main() -> Result<()> {
         "best val top-1 (%)",
     )?;
     println!(
-        "Synthetic cache: {classes} classes, {rows} train / {} val / {} test rows, x_v {D_V}, x_s {D_S}, \
+        "Synthetic cache: {classes} classes, {rows} train / {} val / {} test rows, x_v {d_v}, x_s {d_s}, \
          noise σ = {noise}; mode ema, 27 epochs, space lr log [1e-5, 0.3], d in {{16..256}}, dropout [0, 0.8]; \
-         TPE ({trials} trials, 10 startup) + ASHA (min 1, η 3) vs random search (32 trials, unpruned); --jobs 1.\n",
+         TPE ({trials} trials, 10 startup) + ASHA (min 1, η 3) vs random search ({random_trials} trials, unpruned); --jobs 1.\n",
         rows / 5,
         rows / 4
     );
     println!("| sweep seed | random best val | random trial-epochs | TPE+ASHA best val | TPE+ASHA trial-epochs | Δ best | epochs ratio | pruned | seconds (random / TPE) |");
     println!("|--|--:|--:|--:|--:|--:|--:|--:|--:|");
     print!("{table}");
+    println!("\n{}", checkpoint_table(&curves, full));
     Ok(())
 }

@@ -1,0 +1,180 @@
+//! bf16 operands and the bf16 x bf16 -> f32 product `C += A·B` (the safe half of the kernel;
+//! the AVX-512 BF16 code is in [`super::bf16_simd`]).
+//!
+//! bf16 (bfloat16) is the upper 16 bits of an IEEE f32: 1 sign, 8 exponent, 7 mantissa bits.
+//! Rounding is to nearest, ties to even, as `vcvtneps2bf16` does (Intel SDM, "VCVTNEPS2BF16"):
+//! NaN stays a quiet NaN with its sign, f32 denormals become a signed zero (the instruction
+//! treats them as zero), and values past the largest bf16 round to infinity.
+//!
+//! # Design
+//! `vdpbf16ps zmm_c, zmm_a, zmm_b` multiplies 16 lanes of bf16 *pairs* and adds each lane's two
+//! products to an f32 accumulator, so both operands are laid out in pairs along `k`:
+//! - [`PackedA`] is the activations `(rows, k)` rounded to bf16, row-major with `k` padded to an
+//!   even `kp` and the rows to a multiple of [`MR`] (zeros): the pair `(a[i, 2p], a[i, 2p+1])` is
+//!   one 32-bit word that the micro-kernel broadcasts to all 16 lanes.
+//! - [`PackedB`] is the weights `(k, n)` in panels of [`NR`] = 32 columns: per panel and k-pair
+//!   `p`, the 32 columns' pairs `(b[2p, j], b[2p+1, j])` side by side, 64 bf16 = two zmm loads.
+//!   Packed once at load; the last panel's missing columns and the odd `k`'s last row are zero.
+//!
+//! The micro-kernel keeps an `MR x 32` tile of C in 2·MR zmm accumulators over the whole `k`
+//! (one pass, no k-blocking: a panel of `k = 3072` is 192 KiB, inside a core's L2) and adds it
+//! to C once, with masked loads and stores on the edge tiles (rows past `rows`, columns past
+//! `n`). The threaded driver splits C into blocks of `8·MR` rows x `8·NR` columns, one rayon task
+//! each, so a task reuses its A rows (in L2) across 8 weight panels.
+//!
+//! CPUs without AVX-512 BF16 get [`portable_matmul_acc`], the same arithmetic in plain loops
+//! (slow; the CLI refuses `--dtype bf16` there, so it serves tests).
+
+use rayon::prelude::*;
+
+/// Rows of C per micro-kernel tile.
+pub const MR: usize = 12;
+/// Columns of C per micro-kernel tile and per packed weight panel (two zmm of 16 f32).
+pub const NR: usize = 32;
+
+/// Whether this CPU runs the AVX-512 BF16 micro-kernel (`avx512f` and `avx512bf16`, detected at
+/// run time and cached by std).
+pub fn has_avx512_bf16() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx512f") && std::is_x86_feature_detected!("avx512bf16")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `x` rounded to bf16 (ties to even, denormals to signed zero, NaN quiet), as raw bits.
+pub fn round_to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) as u16) | 0x0040;
+    }
+    if bits & 0x7F80_0000 == 0 {
+        return ((bits >> 16) as u16) & 0x8000;
+    }
+    let round = 0x7FFF + ((bits >> 16) & 1);
+    (bits.wrapping_add(round) >> 16) as u16
+}
+
+/// The f32 value of bf16 bits `h` (exact).
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits((h as u32) << 16)
+}
+
+/// Activations `(rows, k)` rounded to bf16 in the layout the micro-kernel reads (module docs).
+pub struct PackedA {
+    /// Logical rows.
+    pub rows: usize,
+    /// Logical depth.
+    pub k: usize,
+    /// Row stride: `k` rounded up to even.
+    pub(super) kp: usize,
+    /// `(rows rounded up to MR, kp)` row-major bf16 bits, pads zero.
+    pub(super) data: Vec<u16>,
+}
+
+impl PackedA {
+    /// Rounds `x` `(rows, k)` row-major f32 to bf16, rows in parallel.
+    ///
+    /// # Panics
+    /// When `x.len() != rows·k` (a bug in the caller).
+    pub fn from_rows(x: &[f32], rows: usize, k: usize) -> Self {
+        assert_eq!(x.len(), rows * k, "PackedA: operand length");
+        let kp = k.next_multiple_of(2);
+        let mut data = vec![0u16; rows.next_multiple_of(MR) * kp];
+        if k > 0 {
+            data.par_chunks_mut(kp).zip(x.par_chunks(k)).for_each(|(dst, src)| super::bf16_simd::round_row(src, dst));
+        }
+        PackedA { rows, k, kp, data }
+    }
+}
+
+/// Weights `(k, n)` rounded to bf16 in 32-column panels of k-pairs (module docs), packed once.
+pub struct PackedB {
+    /// Depth (rows of the weight matrix, the layer's `d_in`).
+    pub k: usize,
+    /// Columns (the layer's `d_out`).
+    pub n: usize,
+    /// k-pairs per panel: `k.div_ceil(2)`.
+    pub(super) kp2: usize,
+    /// `panels · kp2 · 2·NR` bf16 bits.
+    pub(super) data: Vec<u16>,
+}
+
+impl PackedB {
+    /// Packs `w` `(k, n)` row-major f32 (the layout of `Dense::w`, HF `weight` transposed).
+    ///
+    /// # Panics
+    /// When `w.len() != k·n` (a bug in the caller).
+    pub fn from_rows(w: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(w.len(), k * n, "PackedB: operand length");
+        let kp2 = k.div_ceil(2);
+        let panel_len = kp2 * 2 * NR;
+        let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
+        data.par_chunks_mut(panel_len.max(1)).enumerate().for_each(|(q, panel)| {
+            for (p, pairs) in panel.chunks_mut(2 * NR).enumerate() {
+                for j in 0..NR.min(n - q * NR) {
+                    let col = q * NR + j;
+                    pairs[2 * j] = round_to_bf16(w[2 * p * n + col]);
+                    if 2 * p + 1 < k {
+                        pairs[2 * j + 1] = round_to_bf16(w[(2 * p + 1) * n + col]);
+                    }
+                }
+            }
+        });
+        PackedB { k, n, kp2, data }
+    }
+
+    /// Weight panels of [`NR`] columns.
+    pub(super) fn panels(&self) -> usize {
+        self.n.div_ceil(NR)
+    }
+
+    /// `b[i, j]` as f32 (for the portable path and tests).
+    fn get(&self, i: usize, j: usize) -> f32 {
+        let (q, c) = (j / NR, j % NR);
+        bf16_to_f32(self.data[(q * self.kp2 + i / 2) * 2 * NR + 2 * c + i % 2])
+    }
+}
+
+/// `c += A·B` with `c` `(a.rows, b.n)` row-major f32: bf16 inputs, f32 accumulation, on the
+/// AVX-512 BF16 micro-kernel when the CPU has it, else [`portable_matmul_acc`].
+///
+/// # Panics
+/// When `a.k != b.k` or `c.len() != a.rows·b.n` (a bug in the caller).
+pub fn matmul_acc(a: &PackedA, b: &PackedB, c: &mut [f32]) {
+    assert!(a.k == b.k && c.len() == a.rows * b.n, "bf16 matmul: operand shapes");
+    if a.rows == 0 || b.n == 0 || a.k == 0 {
+        return;
+    }
+    if has_avx512_bf16() {
+        super::bf16_simd::matmul_acc(a, b, c);
+    } else {
+        portable_matmul_acc(a, b, c);
+    }
+}
+
+/// [`matmul_acc`] in plain loops over the widened bf16 values (every product of two bf16 is
+/// exact in f32), rows in parallel; for CPUs without AVX-512 BF16.
+///
+/// # Panics
+/// As [`matmul_acc`].
+pub fn portable_matmul_acc(a: &PackedA, b: &PackedB, c: &mut [f32]) {
+    assert!(a.k == b.k && c.len() == a.rows * b.n, "bf16 matmul: operand shapes");
+    let n = b.n;
+    if n == 0 {
+        return;
+    }
+    c.par_chunks_mut(n).enumerate().for_each(|(i, row)| {
+        for p in 0..a.k {
+            let x = bf16_to_f32(a.data[i * a.kp + p]);
+            row.iter_mut().enumerate().for_each(|(j, y)| *y += x * b.get(p, j));
+        }
+    });
+}
+
+#[cfg(test)]
+#[path = "bf16_tests.rs"]
+mod tests;

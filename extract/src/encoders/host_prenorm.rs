@@ -56,7 +56,7 @@ fn dense(
         w.chunks_mut(s.len()).for_each(|row| row.iter_mut().zip(s).for_each(|(w, s)| *w *= s));
         bs.iter_mut().zip(s).for_each(|(b, s)| *b *= s);
     }
-    Ok(Dense { w, b: bs, d_in, d_out: names.len() * d_out })
+    Ok(Dense { w, b: bs, packed: None, d_in, d_out: names.len() * d_out })
 }
 
 fn norm(vb: VarBuilder, d: usize, eps: f64) -> Result<Norm> {

@@ -1,14 +1,15 @@
 //! Matrix-product rates on the CPU at the CLIP ViT-B/16 encoder's shapes (4 images of 197
 //! tokens = 788 rows; hidden 768, the fused q/k/v 2304, the MLP 3072): GFLOP/s (2·m·k·n per
 //! product) of the f32 `gemm` crate (the f32 host path) and of the bf16 x bf16 -> f32 kernel of
-//! `marnet_extract::kernels`, with and without rounding the activations to bf16 (which a layer
-//! pays per call; its weights are packed once at load), on 1 and 2 rayon threads.
+//! `marnet_extract::kernels` on each of its kernels this CPU has (AMX tiles, AVX-512 BF16
+//! registers), including rounding the activations to bf16 (which a layer pays per call; its
+//! weights are packed once at load), on 1 and 2 rayon threads.
 //!
 //! `cargo run --release -p marnet-extract --example bench_bf16_gemm -- [--reps R]`
 
 use anyhow::{bail, Result};
 use marnet_data::fast_math::gemm_parallelism;
-use marnet_extract::kernels::bf16::{matmul_acc, PackedA, PackedB};
+use marnet_extract::kernels::bf16::{available_kernels, matmul_acc_on, Bf16Kernel, PackedA, PackedB};
 use marnet_extract::kernels::has_avx512_bf16;
 use std::time::Instant;
 
@@ -71,7 +72,12 @@ fn main() -> Result<()> {
     if !has_avx512_bf16() {
         bail!("this CPU has no AVX-512 BF16 (avx512bf16): the bf16 kernel would run its portable loops");
     }
-    println!("threads  m x k x n          f32 GFLOP/s  bf16 GFLOP/s  bf16+round-A GFLOP/s  bf16/f32");
+    let kernels: Vec<Bf16Kernel> = available_kernels().into_iter().filter(|k| *k != Bf16Kernel::Portable).collect();
+    println!("kernels: {kernels:?}; GFLOP/s, best of {reps}; bf16 columns include rounding A");
+    println!(
+        "threads  m x k x n           f32 gemm  {}",
+        kernels.iter().map(|k| format!("{:>10}", format!("{k:?}"))).collect::<String>()
+    );
     for threads in [1, 2] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         pool.install(|| {
@@ -81,16 +87,14 @@ fn main() -> Result<()> {
                 let flop = 2.0 * (m * k * n) as f64 / 1e9;
                 let t32 = best(reps, || f32_gemm(&x, &w, &mut y, (m, k, n)));
                 let b = PackedB::from_rows(&w, k, n);
-                let a = PackedA::from_rows(&x, m, k);
-                let t16 = best(reps, || matmul_acc(&a, &b, &mut y));
-                let t16a = best(reps, || matmul_acc(&PackedA::from_rows(&x, m, k), &b, &mut y));
-                println!(
-                    "{threads:>7}  {m:>4} x {k:>4} x {n:>4}  {:>11.1}  {:>12.1}  {:>20.1}  {:>8.2}",
-                    flop / t32,
-                    flop / t16,
-                    flop / t16a,
-                    t32 / t16a
-                );
+                let rates: String = kernels
+                    .iter()
+                    .map(|&kernel| {
+                        let t = best(reps, || matmul_acc_on(kernel, &PackedA::from_rows(&x, m, k), &b, &mut y));
+                        format!("{:>10.1}", flop / t)
+                    })
+                    .collect();
+                println!("{threads:>7}  {m:>4} x {k:>4} x {n:>4}  {:>9.1}  {rates}", flop / t32);
             }
         });
     }

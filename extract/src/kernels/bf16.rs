@@ -31,6 +31,42 @@ use rayon::prelude::*;
 pub const MR: usize = 12;
 /// Columns of C per micro-kernel tile and per packed weight panel (two zmm of 16 f32).
 pub const NR: usize = 32;
+/// `k` is padded to a multiple of this (one AMX tile row: 32 bf16 = 64 bytes).
+pub const K_ALIGN: usize = 32;
+/// Rows of A are padded to a multiple of this (MR for the AVX-512 tiles, 32 for the AMX ones).
+pub const ROW_ALIGN: usize = 96;
+
+/// Which code runs [`matmul_acc_on`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bf16Kernel {
+    /// AMX-BF16 tiles (`tdpbf16ps`, 32 x 32 blocks of C), Intel Sapphire Rapids and later.
+    Amx,
+    /// AVX-512 BF16 (`vdpbf16ps`, MR x 32 register tiles).
+    Avx512,
+    /// Plain loops ([`portable_matmul_acc`]).
+    Portable,
+}
+
+/// The kernels this CPU (and OS) can run, fastest first; [`Bf16Kernel::Portable`] always.
+/// AMX needs the kernel's permission (Linux `arch_prctl(ARCH_REQ_XCOMP_PERM)`, asked once) and
+/// is skipped when the environment sets `MARNET_BF16_AMX=0`.
+pub fn available_kernels() -> Vec<Bf16Kernel> {
+    let mut v = Vec::with_capacity(3);
+    if has_avx512_bf16() {
+        if super::bf16_simd::amx_ready() && std::env::var("MARNET_BF16_AMX").map_or(true, |v| v != "0") {
+            v.push(Bf16Kernel::Amx);
+        }
+        v.push(Bf16Kernel::Avx512);
+    }
+    v.push(Bf16Kernel::Portable);
+    v
+}
+
+/// The kernel [`matmul_acc`] uses (the first of [`available_kernels`], decided once).
+pub fn best_kernel() -> Bf16Kernel {
+    static BEST: std::sync::OnceLock<Bf16Kernel> = std::sync::OnceLock::new();
+    *BEST.get_or_init(|| available_kernels()[0])
+}
 
 /// Whether this CPU runs the AVX-512 BF16 micro-kernel (`avx512f` and `avx512bf16`, detected at
 /// run time and cached by std).
@@ -63,15 +99,15 @@ pub fn bf16_to_f32(h: u16) -> f32 {
     f32::from_bits((h as u32) << 16)
 }
 
-/// Activations `(rows, k)` rounded to bf16 in the layout the micro-kernel reads (module docs).
+/// Activations `(rows, k)` rounded to bf16 in the layout the micro-kernels read (module docs).
 pub struct PackedA {
     /// Logical rows.
     pub rows: usize,
     /// Logical depth.
     pub k: usize,
-    /// Row stride: `k` rounded up to even.
+    /// Row stride: `k` rounded up to a multiple of [`K_ALIGN`].
     pub(super) kp: usize,
-    /// `(rows rounded up to MR, kp)` row-major bf16 bits, pads zero.
+    /// `(rows rounded up to ROW_ALIGN, kp)` row-major bf16 bits, pads zero.
     pub(super) data: Vec<u16>,
 }
 
@@ -82,8 +118,8 @@ impl PackedA {
     /// When `x.len() != rows·k` (a bug in the caller).
     pub fn from_rows(x: &[f32], rows: usize, k: usize) -> Self {
         assert_eq!(x.len(), rows * k, "PackedA: operand length");
-        let kp = k.next_multiple_of(2);
-        let mut data = vec![0u16; rows.next_multiple_of(MR) * kp];
+        let kp = k.next_multiple_of(K_ALIGN);
+        let mut data = vec![0u16; rows.next_multiple_of(ROW_ALIGN) * kp];
         if k > 0 {
             data.par_chunks_mut(kp).zip(x.par_chunks(k)).for_each(|(dst, src)| super::bf16_simd::round_row(src, dst));
         }
@@ -97,7 +133,7 @@ pub struct PackedB {
     pub k: usize,
     /// Columns (the layer's `d_out`).
     pub n: usize,
-    /// k-pairs per panel: `k.div_ceil(2)`.
+    /// k-pairs per panel: `k` rounded up to [`K_ALIGN`], halved.
     pub(super) kp2: usize,
     /// `panels · kp2 · 2·NR` bf16 bits.
     pub(super) data: Vec<u16>,
@@ -110,13 +146,16 @@ impl PackedB {
     /// When `w.len() != k·n` (a bug in the caller).
     pub fn from_rows(w: &[f32], k: usize, n: usize) -> Self {
         assert_eq!(w.len(), k * n, "PackedB: operand length");
-        let kp2 = k.div_ceil(2);
+        let kp2 = k.next_multiple_of(K_ALIGN) / 2;
         let panel_len = kp2 * 2 * NR;
         let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
         data.par_chunks_mut(panel_len.max(1)).enumerate().for_each(|(q, panel)| {
             for (p, pairs) in panel.chunks_mut(2 * NR).enumerate() {
                 for j in 0..NR.min(n - q * NR) {
                     let col = q * NR + j;
+                    if 2 * p >= k {
+                        break;
+                    }
                     pairs[2 * j] = round_to_bf16(w[2 * p * n + col]);
                     if 2 * p + 1 < k {
                         pairs[2 * j + 1] = round_to_bf16(w[(2 * p + 1) * n + col]);
@@ -139,20 +178,28 @@ impl PackedB {
     }
 }
 
-/// `c += A·B` with `c` `(a.rows, b.n)` row-major f32: bf16 inputs, f32 accumulation, on the
-/// AVX-512 BF16 micro-kernel when the CPU has it, else [`portable_matmul_acc`].
+/// `c += A·B` with `c` `(a.rows, b.n)` row-major f32: bf16 inputs, f32 accumulation, on
+/// [`best_kernel`].
 ///
 /// # Panics
 /// When `a.k != b.k` or `c.len() != a.rows·b.n` (a bug in the caller).
 pub fn matmul_acc(a: &PackedA, b: &PackedB, c: &mut [f32]) {
+    matmul_acc_on(best_kernel(), a, b, c);
+}
+
+/// [`matmul_acc`] on a given kernel, one of [`available_kernels`].
+///
+/// # Panics
+/// As [`matmul_acc`], and when `kernel` is not available on this CPU.
+pub fn matmul_acc_on(kernel: Bf16Kernel, a: &PackedA, b: &PackedB, c: &mut [f32]) {
     assert!(a.k == b.k && c.len() == a.rows * b.n, "bf16 matmul: operand shapes");
     if a.rows == 0 || b.n == 0 || a.k == 0 {
         return;
     }
-    if has_avx512_bf16() {
-        super::bf16_simd::matmul_acc(a, b, c);
-    } else {
-        portable_matmul_acc(a, b, c);
+    match kernel {
+        Bf16Kernel::Amx => super::bf16_simd::matmul_acc(a, b, c, true),
+        Bf16Kernel::Avx512 => super::bf16_simd::matmul_acc(a, b, c, false),
+        Bf16Kernel::Portable => portable_matmul_acc(a, b, c),
     }
 }
 

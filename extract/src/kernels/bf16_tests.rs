@@ -51,13 +51,12 @@ fn packed_rows_round_like_the_hand_values() {
         row[12 + i] = f32::from_bits(*bits);
     }
     let a = PackedA::from_rows(&row, 1, 21);
-    assert_eq!(a.kp, 22);
+    assert_eq!(a.kp, 32, "k padded to a multiple of K_ALIGN");
     for (i, (bits, want)) in TIES.iter().enumerate() {
         assert_eq!(a.data[i], *want, "vector lane {i}, bits {bits:#010x}");
         assert_eq!(a.data[12 + i], *want, "tail column {}, bits {bits:#010x}", 12 + i);
     }
-    assert_eq!(a.data[21], 0, "odd k is padded with zero");
-    assert!(a.data[22..].iter().all(|&h| h == 0), "rows up to MR are zero");
+    assert!(a.data[21..].iter().all(|&h| h == 0), "the k padding and the rows up to ROW_ALIGN are zero");
 }
 
 /// By hand: A = [[1 + 2^-8, 1 + 3·2^-8]] (both ties: → 1.0 and 1 + 2^-6 = 1.015625),
@@ -94,20 +93,22 @@ fn reference(x: &[f32], w: &[f32], c0: &[f32], (m, k, n): (usize, usize, usize))
     (want, scale)
 }
 
-/// Both paths against the scalar reference on odd shapes (m x k x n): a single entry, edge
-/// tiles in every direction, odd k, and a C of several row blocks and panel groups (rayon
-/// tasks). f32 accumulation of up to 301 exact products stays within 1e-5 of the entry's scale;
+/// Every kernel this CPU has (AMX, AVX-512 BF16, portable) against the scalar reference on odd
+/// shapes (m x k x n): a single entry, edge tiles in every direction, odd k, k past one AMX
+/// tile depth, and a C of several row blocks and panel groups (rayon tasks). f32 accumulation of up to 301 exact products stays within 1e-5 of the entry's scale;
 /// an input rounded the wrong way would be off by up to 2^-9 of it.
 #[test]
 fn matches_scalar_reference_on_odd_shapes() {
-    for (m, k, n) in [(1, 1, 1), (17, 33, 65), (5, 7, 3), (13, 64, 100), (12, 2, 32), (200, 301, 290)] {
+    let kernels = available_kernels();
+    assert_eq!(kernels.last(), Some(&Bf16Kernel::Portable));
+    for (m, k, n) in [(1, 1, 1), (17, 33, 65), (5, 7, 3), (13, 64, 100), (12, 2, 32), (33, 97, 47), (200, 301, 290)] {
         let (x, w, c0) = (values(m * k, 1), values(k * n, 2), values(m * n, 3));
         let (want, scale) = reference(&x, &w, &c0, (m, k, n));
         let (a, b) = (PackedA::from_rows(&x, m, k), PackedB::from_rows(&w, k, n));
-        let (mut fast, mut slow) = (c0.clone(), c0.clone());
-        matmul_acc(&a, &b, &mut fast);
-        portable_matmul_acc(&a, &b, &mut slow);
-        for (path, got) in [("dispatched", &fast), ("portable", &slow)] {
+        for &kernel in &kernels {
+            let mut got = c0.clone();
+            matmul_acc_on(kernel, &a, &b, &mut got);
+            let path = format!("{kernel:?}");
             for (e, ((g, w), s)) in got.iter().zip(&want).zip(&scale).enumerate() {
                 let err = (*g as f64 - w).abs();
                 assert!(err <= 1e-5 * s.max(1e-30), "{path} {m}x{k}x{n} entry {e}: {g} vs {w} (scale {s})");

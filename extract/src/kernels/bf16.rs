@@ -7,23 +7,32 @@
 //! treats them as zero), and values past the largest bf16 round to infinity.
 //!
 //! # Design
-//! `vdpbf16ps zmm_c, zmm_a, zmm_b` multiplies 16 lanes of bf16 *pairs* and adds each lane's two
-//! products to an f32 accumulator, so both operands are laid out in pairs along `k`:
-//! - [`PackedA`] is the activations `(rows, k)` rounded to bf16, row-major with `k` padded to an
-//!   even `kp` and the rows to a multiple of [`MR`] (zeros): the pair `(a[i, 2p], a[i, 2p+1])` is
-//!   one 32-bit word that the micro-kernel broadcasts to all 16 lanes.
+//! Two instructions multiply bf16 *pairs* along `k` and accumulate in f32: `vdpbf16ps` (AVX-512
+//! BF16: 16 lanes, each `c += a0·b0 + a1·b1`) and `tdpbf16ps` (AMX-BF16: a 16 x 16 f32 tile
+//! `C += A·B` with A 16 rows x 32 bf16 and B 16 pair-rows x 16 columns). One packed layout
+//! serves both:
+//! - [`PackedA`] is the activations `(rows, k)` rounded to bf16, row-major with `k` padded to a
+//!   multiple of [`K_ALIGN`] = 32 and the rows to a multiple of [`ROW_ALIGN`] (zeros): the pair
+//!   `(a[i, 2p], a[i, 2p+1])` is one 32-bit word (broadcast by the AVX-512 kernel), and 32
+//!   consecutive bf16 of 16 rows are one AMX A tile (row stride `2·kp` bytes).
 //! - [`PackedB`] is the weights `(k, n)` in panels of [`NR`] = 32 columns: per panel and k-pair
-//!   `p`, the 32 columns' pairs `(b[2p, j], b[2p+1, j])` side by side, 64 bf16 = two zmm loads.
-//!   Packed once at load; the last panel's missing columns and the odd `k`'s last row are zero.
+//!   `p`, the 32 columns' pairs `(b[2p, j], b[2p+1, j])` side by side, 64 bf16 = 128 bytes = two
+//!   zmm loads, or the rows of two AMX B tiles (stride 128 bytes, columns 0-15 and 16-31).
+//!   Packed once at load; missing columns and the padded `k` rows are zero.
 //!
-//! The micro-kernel keeps an `MR x 32` tile of C in 2·MR zmm accumulators over the whole `k`
-//! (one pass, no k-blocking: a panel of `k = 3072` is 192 KiB, inside a core's L2) and adds it
-//! to C once, with masked loads and stores on the edge tiles (rows past `rows`, columns past
-//! `n`). The threaded driver splits C into blocks of `8·MR` rows x `8·NR` columns, one rayon task
-//! each, so a task reuses its A rows (in L2) across 8 weight panels.
+//! The AVX-512 micro-kernel keeps an `MR x 32` tile of C in 2·MR zmm accumulators over the whole
+//! `k`; the AMX one a 32 x 32 block in four tiles (tmm0-3, with A in tmm4-5 and B in tmm6-7).
+//! Neither blocks `k` (a panel of `k = 3072` is 192 KiB, inside a core's L2): C is read and
+//! written once per tile, with masked loads and stores on the edges (rows past `rows`, columns
+//! past `n`). The threaded driver splits C into blocks of `8·MR` rows x `8·NR` columns, one
+//! rayon task each, so a task reuses its A rows (in L2) across 8 weight panels.
 //!
-//! CPUs without AVX-512 BF16 get [`portable_matmul_acc`], the same arithmetic in plain loops
-//! (slow; the CLI refuses `--dtype bf16` there, so it serves tests).
+//! [`best_kernel`] picks AMX where the CPU and OS allow it, else AVX-512 BF16 (on the Intel Xeon
+//! of docs/benchmarks.md the AVX-512 BF16 kernel ran at about half the f32 gemm's rate and AMX at
+//! 3-8x it, so there only AMX beats f32; the AVX-512 BF16 path is for CPUs without AMX, e.g.
+//! AMD Zen 4, where it is not measured yet); CPUs with neither
+//! get [`portable_matmul_acc`], the same arithmetic in plain loops (slow; the CLI refuses
+//! `--dtype bf16` there, so it serves tests). docs/benchmarks.md has the measured rates.
 
 use rayon::prelude::*;
 

@@ -178,11 +178,8 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     }
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
-    if host_bf16 && !matches!(cfg, ModelConfig::ClipVision(_)) {
-        bail!(
-            "image model {spec:?}: --dtype bf16 on the CPU runs CLIP vision towers only, this is {}; use f32",
-            cfg.model_type()
-        );
+    if host_bf16 && matches!(cfg, ModelConfig::Vit(_)) {
+        bail!("image model {spec:?}: --dtype bf16 on the CPU runs clip, dinov2 and siglip towers, not vit; use f32");
     }
     let load_dtype = if host_bf16 { DType::F32 } else { dtype };
     let family = match &cfg {
@@ -216,12 +213,18 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
         }
         ModelConfig::Dinov2(c) => {
             let vb = strip_prefix(vb, "dinov2", "embeddings.cls_token");
-            let enc = dinov2::Dinov2Encoder::new(c, pooling, vb).with_context(|| loading("dinov2"))?;
+            let mut enc = dinov2::Dinov2Encoder::new(c, pooling, vb).with_context(|| loading("dinov2"))?;
+            if host_bf16 {
+                enc = enc.with_bf16_products().with_context(|| loading("dinov2"))?;
+            }
             (Box::new(enc), c.image_size, Style::Dinov2, false)
         }
         ModelConfig::SiglipVision(c) => {
             let vb = strip_prefix(vb, "vision_model", "embeddings.patch_embedding.weight");
-            let enc = siglip::SiglipVisionEncoder::new(c, pooling, vb).with_context(|| loading("SigLIP vision"))?;
+            let mut enc = siglip::SiglipVisionEncoder::new(c, pooling, vb).with_context(|| loading("SigLIP vision"))?;
+            if host_bf16 {
+                enc = enc.with_bf16_products().with_context(|| loading("SigLIP vision"))?;
+            }
             (Box::new(enc), c.image_size, Style::Siglip, true)
         }
         ModelConfig::Bert(_) => bail!("model {spec:?} is a text model (bert)"),

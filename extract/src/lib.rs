@@ -9,6 +9,7 @@ pub mod pipeline;
 pub mod device;
 pub mod encoders;
 pub mod image_io;
+pub mod kernels;
 pub mod model_config;
 pub mod preprocess;
 pub mod tokenize;

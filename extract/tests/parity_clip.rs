@@ -71,3 +71,43 @@ fn clip_preprocessing_matches_image_processor() {
         assert_close(&format!("clip pixel_values {name}"), &ours, &g[&pv_key(name)], tol);
     }
 }
+
+/// `--dtype bf16` on the CPU (bf16 weights and product inputs, f32 accumulation, f32
+/// LayerNorm/softmax/QuickGELU) against transformers' f32 golden: every row's cosine ≥ 0.999 for
+/// `image_embeds` and for each token of `last_hidden_state`, while not equal to the f32 output
+/// (the bf16 products did run). CPUs without AVX-512 BF16 get the one-line refusal instead.
+#[test]
+fn clip_bf16_products_keep_cosine_0999_to_the_f32_golden() {
+    let g = golden("clip");
+    let pv = &g["batch_pixel_values"];
+    let spec = fixture("clip");
+    let loaded = load_image_model(spec.to_str().unwrap(), Some(Pooling::ImageEmbeds), &Device::Cpu, DType::BF16);
+    if !marnet_extract::kernels::has_avx512_bf16() {
+        let err = format!("{:#}", loaded.err().unwrap());
+        assert!(err.contains("needs AVX-512 BF16") && !err.contains('\n'), "{err}");
+        return;
+    }
+    let m = loaded.unwrap();
+    assert_eq!(m.info.dtype_name(), "bf16");
+    let rows = |t: &Tensor| -> Vec<Vec<f32>> {
+        let d = *t.dims().last().unwrap();
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap().chunks(d).map(<[f32]>::to_vec).collect()
+    };
+    let cos = |a: &[f32], b: &[f32]| {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        dot / (n(a) * n(b))
+    };
+    for (name, got) in [
+        ("image_embeds", m.encoder.embed(pv).unwrap()),
+        ("last_hidden_state", m.encoder.last_hidden_state(pv).unwrap()),
+    ] {
+        let (got, want) = (rows(&got), rows(&g[name]));
+        assert_eq!(got.len(), want.len(), "{name} rows");
+        assert!(got != want, "{name}: bf16 gave the f32 values exactly");
+        for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+            let c = cos(a, b);
+            assert!(c >= 0.999, "{name} row {i}: cosine {c}");
+        }
+    }
+}

@@ -78,3 +78,15 @@ fn dinov2_half_precision_stays_close() {
     let f = m.encoder.embed(&image_batch(&g)).unwrap();
     assert_close("dinov2 f16 cls", &f, &g["pooler_output"], 0.03);
 }
+
+/// `--dtype bf16` on the CPU (host layers with bf16 products, f32 accumulation): every row of
+/// `pooler_output` and of `last_hidden_state` keeps a cosine ≥ 0.999 to transformers' f32.
+#[test]
+fn dinov2_bf16_products_keep_cosine_0999() {
+    let g = golden("dinov2");
+    let Some(m) = load_bf16("dinov2", None) else { return };
+    let pv = image_batch(&g);
+    assert_rows_cosine("dinov2 bf16 pooler_output", &m.encoder.embed(&pv).unwrap(), &g["pooler_output"], 0.999);
+    let h = m.encoder.last_hidden_state(&pv).unwrap();
+    assert_rows_cosine("dinov2 bf16 last_hidden_state", &h, &g["last_hidden_state"], 0.999);
+}

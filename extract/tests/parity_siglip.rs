@@ -67,3 +67,15 @@ fn siglip_half_precision_stays_close() {
     let m = load_image_model(fixture("siglip").to_str().unwrap(), None, &Device::Cpu, DType::F16).unwrap();
     assert_close("siglip f16 pooler_output", &m.encoder.embed(&image_batch(&g)).unwrap(), &g["pooler_output"], 0.03);
 }
+
+/// `--dtype bf16` on the CPU (host layers with bf16 products, f32 accumulation): every row of
+/// `pooler_output` and of `last_hidden_state` keeps a cosine ≥ 0.999 to transformers' f32.
+#[test]
+fn siglip_bf16_products_keep_cosine_0999() {
+    let g = golden("siglip");
+    let Some(m) = load_bf16("siglip", None) else { return };
+    let pv = image_batch(&g);
+    assert_rows_cosine("siglip bf16 pooler_output", &m.encoder.embed(&pv).unwrap(), &g["pooler_output"], 0.999);
+    let h = m.encoder.last_hidden_state(&pv).unwrap();
+    assert_rows_cosine("siglip bf16 last_hidden_state", &h, &g["last_hidden_state"], 0.999);
+}

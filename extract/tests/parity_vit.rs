@@ -57,7 +57,10 @@ fn vit_half_precision_stays_close() {
     assert_eq!(f.dtype(), DType::F32);
     // f16 keeps 11 mantissa bits; features are O(1).
     assert_close("vit f16 cls", &f, &g["cls"], 0.02);
-    // candle 0.11's CPU conv2d has no bf16 kernel: refused up front with a clear error.
+    // bf16 on the CPU needs the host layers (clip, dinov2, siglip): a ViT is refused.
     let err = load_image_model(fixture("vit").to_str().unwrap(), None, &Device::Cpu, DType::BF16).err().unwrap();
-    assert!(format!("{err:#}").contains("bf16"), "{err:#}");
+    assert!(
+        format!("{err:#}").contains("--dtype bf16 on the CPU runs clip, dinov2 and siglip towers, not vit"),
+        "{err:#}"
+    );
 }

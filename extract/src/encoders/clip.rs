@@ -8,8 +8,9 @@
 //! resolved before it gets here ([`super::pooling::resolve_image_pooling`]).
 //!
 //! The embeddings and LayerNorms are candle ops; the encoder layers run on the host kernels of
-//! [`super::host_clip`] for CPU f32 (1.2x faster per image on the demo model, docs/benchmarks.md) and
-//! as candle-transformers' `ClipEncoder` otherwise (CUDA, f16).
+//! [`super::host_clip`] for CPU f32 (1.2x faster per image on the demo model, docs/benchmarks.md),
+//! with bf16 Linear products for `--dtype bf16` on the CPU ([`ClipVisionEncoder::with_bf16_products`]),
+//! and as candle-transformers' `ClipEncoder` otherwise (CUDA, f16).
 
 use super::host_clip::HostClipEncoder;
 use super::pooling::{self, Pooling};
@@ -116,6 +117,20 @@ impl ClipVisionEncoder {
             dim,
             image_size: cfg.image_size,
         })
+    }
+
+    /// Runs the encoder layers' Linear products in bf16 (weights packed once as bf16, inputs
+    /// rounded per call, f32 accumulation; [`HostClipEncoder::pack_bf16`]). Errors when the
+    /// layers are not the host kernels (weights not CPU f32).
+    pub fn with_bf16_products(mut self) -> Result<Self> {
+        match &mut self.layers {
+            Layers::Host(enc) => match std::sync::Arc::get_mut(enc) {
+                Some(enc) => enc.pack_bf16(),
+                None => candle_core::bail!("CLIP encoder layers are shared; pack them before cloning"),
+            },
+            Layers::Candle(_) => candle_core::bail!("bf16 products need the CPU f32 host layers"),
+        }
+        Ok(self)
     }
 
     /// Whether features go through `visual_projection`.

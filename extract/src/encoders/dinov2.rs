@@ -70,6 +70,13 @@ pub fn layer_spec(cfg: &Dinov2Cfg) -> LayerSpec {
 }
 
 impl Dinov2Encoder {
+    /// Runs the encoder layers' Linear products in bf16 on the host kernels
+    /// ([`super::prenorm::TowerLayers::pack_bf16`]). Errors when the weights are not CPU f32.
+    pub fn with_bf16_products(mut self) -> Result<Self> {
+        self.layers.pack_bf16()?;
+        Ok(self)
+    }
+
     /// Builds the encoder from a `VarBuilder` rooted at the `Dinov2Model` (`embeddings.*`,
     /// `encoder.*`, `layernorm.*`). Errors: missing or mis-shaped tensors (named by candle).
     pub fn new(cfg: &Dinov2Cfg, pooling: Pooling, vb: VarBuilder) -> Result<Self> {

@@ -1,6 +1,7 @@
 //! The CLIP vision encoder stack (HF `CLIPEncoder`: pre-LN layers of self-attention and a
 //! QuickGELU MLP, Radford et al. 2021, "Learning Transferable Visual Models From Natural
-//! Language Supervision") run with the host kernels of [`super::host_ops`], for CPU f32.
+//! Language Supervision") run with the host kernels of [`super::host_ops`], for CPU f32, and with bf16 products
+//! ([`HostClipEncoder::pack_bf16`]) under `--dtype bf16` on CPUs with AVX-512 BF16.
 //! candle-transformers' `ClipEncoder` computes the same layers with candle ops and stays the
 //! path on CUDA and in f16 ([`super::clip`] picks).
 //!
@@ -44,6 +45,7 @@ fn dense(vb: &VarBuilder, names: &[&str], d_in: usize, d_out: usize) -> Result<D
     Ok(Dense {
         w: w.flatten_all()?.to_vec1::<f32>()?,
         b: Tensor::cat(&bs, 0)?.to_vec1::<f32>()?,
+        packed: None,
         d_in,
         d_out: names.len() * d_out,
     })
@@ -82,6 +84,17 @@ impl HostClipEncoder {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(HostClipEncoder { layers, heads, head_dim: d / heads })
+    }
+
+    /// Moves every layer's products to bf16 ([`Dense::pack_bf16`]: bf16 weights and inputs, f32
+    /// accumulation); LayerNorm, softmax, QuickGELU, the attention products and the residual
+    /// stream stay f32.
+    pub fn pack_bf16(&mut self) {
+        for l in &mut self.layers {
+            for d in [&mut l.qkv, &mut l.out_proj, &mut l.fc1, &mut l.fc2] {
+                d.pack_bf16();
+            }
+        }
     }
 
     /// `hidden_states` `(batch, tokens, hidden)` f32 on the CPU (after `pre_layrnorm`) → the

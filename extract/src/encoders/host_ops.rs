@@ -15,6 +15,7 @@
 //! starting value, the attention scale multiplies `Q·Kᵀ` rather than `Q`, `exp` is
 //! [`exp_f32`]); the tiny-CLIP parity tests against transformers hold at 1e-4 as before.
 
+use crate::kernels::bf16::{matmul_acc, PackedA, PackedB};
 use marnet_data::fast_math::{exp_f32, gemm_parallelism, SharedOut};
 use rayon::prelude::*;
 
@@ -24,10 +25,14 @@ const ROWS_PER_TASK: usize = 16;
 const CHUNK: usize = 16 * 1024;
 
 /// A Linear layer as `y = x·W + b` on the host: `w` `(d_in, d_out)` row-major (the transpose of
-/// HF's `weight` `(out, in)`), `b` `(d_out,)`, both f32.
+/// HF's `weight` `(out, in)`), `b` `(d_out,)`, both f32; or, after [`Dense::pack_bf16`], `W` in
+/// bf16 and each product's input `x` rounded to bf16, accumulated in f32
+/// ([`crate::kernels::bf16`]).
 pub struct Dense {
-    /// `(d_in, d_out)` row-major.
+    /// `(d_in, d_out)` row-major; empty once the weights are packed as bf16.
     pub w: Vec<f32>,
+    /// The weights as bf16 panels, when the products run in bf16 (`w` is then empty).
+    pub packed: Option<PackedB>,
     /// `(d_out,)`.
     pub b: Vec<f32>,
     /// Input width.
@@ -37,6 +42,15 @@ pub struct Dense {
 }
 
 impl Dense {
+    /// Moves the weights to bf16 (rounded to nearest even, packed once); `forward` then rounds
+    /// its input to bf16 and runs the bf16 x bf16 -> f32 product. The bias stays f32.
+    pub fn pack_bf16(&mut self) {
+        if self.packed.is_none() {
+            self.packed = Some(PackedB::from_rows(&self.w, self.d_in, self.d_out));
+            self.w = Vec::new();
+        }
+    }
+
     /// `x` `(rows, d_in)` → `(rows, d_out)` = `[residual +] b + x·W`, with `residual`
     /// `(rows, d_out)`. The sum starts from `residual + b` and gemm adds the product onto it.
     ///
@@ -44,7 +58,8 @@ impl Dense {
     /// When an operand's length does not match (a bug in the caller, never user input).
     pub fn forward(&self, x: &[f32], rows: usize, residual: Option<&[f32]>) -> Vec<f32> {
         let (k, n) = (self.d_in, self.d_out);
-        assert!(x.len() == rows * k && self.w.len() == k * n && self.b.len() == n, "Dense: operand lengths");
+        let w_ok = self.packed.as_ref().map_or(self.w.len() == k * n, |p| p.k == k && p.n == n);
+        assert!(x.len() == rows * k && w_ok && self.b.len() == n, "Dense: operand lengths");
         let mut y = vec![0f32; rows * n];
         match residual {
             Some(res) => {
@@ -59,7 +74,9 @@ impl Dense {
                 .par_chunks_mut(n * ROWS_PER_TASK)
                 .for_each(|ys| ys.chunks_mut(n).for_each(|yr| yr.copy_from_slice(&self.b))),
         }
-        if rows > 0 && k > 0 && n > 0 {
+        if let Some(packed) = &self.packed {
+            matmul_acc(&PackedA::from_rows(x, rows, k), packed, &mut y);
+        } else if rows > 0 && k > 0 && n > 0 {
             // SAFETY: y (rows, n), x (rows, k) and w (k, n) are row-major with the lengths
             // checked above (column stride 1, row stride = width); y is initialised (read_dst)
             // and aliases neither input. gemm computes y = 1·y + 1·(x·w).
@@ -295,10 +312,25 @@ mod tests {
     /// with residual [[1, 1, 1], [2, 2, 2]]: [[12, 23, 31], [12, 21, 33]].
     #[test]
     fn dense_by_hand() {
-        let layer = Dense { w: vec![1., 0., 2., 0., 1., -1.], b: vec![10., 20., 30.], d_in: 2, d_out: 3 };
+        let mut layer =
+            Dense { w: vec![1., 0., 2., 0., 1., -1.], b: vec![10., 20., 30.], packed: None, d_in: 2, d_out: 3 };
         let x = [1f32, 2., 0., -1.];
         assert_eq!(layer.forward(&x, 2, None), vec![11., 22., 30., 10., 19., 31.]);
         assert_eq!(layer.forward(&x, 2, Some(&[1., 1., 1., 2., 2., 2.])), vec![12., 23., 31., 12., 21., 33.]);
+        // Every operand is a small integer, exact in bf16: the bf16 products agree exactly.
+        layer.pack_bf16();
+        assert!(layer.w.is_empty());
+        assert_eq!(layer.forward(&x, 2, Some(&[1., 1., 1., 2., 2., 2.])), vec![12., 23., 31., 12., 21., 33.]);
+    }
+
+    /// x = [[1 + 2^-8]] rounds to 1 (a tie to even), W = [[1 + 3·2^-8]] to 1 + 2^-6: in bf16
+    /// y = 1.015625 + b 0.5 = 1.515625 (f32: 1.01171875·1.00390625 + 0.5 = 1.515670776...).
+    #[test]
+    fn dense_bf16_rounds_input_and_weight() {
+        let w = vec![f32::from_bits(0x3F81_8000)];
+        let mut layer = Dense { w, b: vec![0.5], packed: None, d_in: 1, d_out: 1 };
+        layer.pack_bf16();
+        assert_eq!(layer.forward(&[f32::from_bits(0x3F80_8000)], 1, None), vec![1.515_625]);
     }
 
     /// Row [1, 2, 3, 4]: mean 2.5, biased variance (2.25 + 0.25 + 0.25 + 2.25)/4 = 1.25;

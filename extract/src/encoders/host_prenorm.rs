@@ -1,5 +1,5 @@
 //! The pre-LayerNorm layers of [`super::prenorm`] (DINOv2, SigLIP) on the host kernels of
-//! [`super::host_ops`] and [`super::host_act`], for CPU f32: per layer 4 gemm calls (q, k, v
+//! [`super::host_ops`] and [`super::host_act`], for CPU f32 (Linear products optionally in bf16, [`HostLayers::pack_bf16`]): per layer 4 gemm calls (q, k, v
 //! fused into one `(hidden, 3·hidden)` product), the attention with one task per
 //! `(image, head)`, and one parallel pass each for the LayerNorms and the activation.
 //!
@@ -56,7 +56,7 @@ fn dense(
         w.chunks_mut(s.len()).for_each(|row| row.iter_mut().zip(s).for_each(|(w, s)| *w *= s));
         bs.iter_mut().zip(s).for_each(|(b, s)| *b *= s);
     }
-    Ok(Dense { w, b: bs, d_in, d_out: names.len() * d_out })
+    Ok(Dense { w, b: bs, packed: None, d_in, d_out: names.len() * d_out })
 }
 
 fn norm(vb: VarBuilder, d: usize, eps: f64) -> Result<Norm> {
@@ -101,6 +101,16 @@ impl HostLayers {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(HostLayers { layers, spec: *spec, head_dim })
+    }
+
+    /// Moves every layer's Linear products to bf16 ([`Dense::pack_bf16`]: bf16 weights and
+    /// inputs, f32 accumulation); norms, activations, attention and the residual stay f32.
+    pub fn pack_bf16(&mut self) {
+        for l in &mut self.layers {
+            for d in [&mut l.qkv, &mut l.out_proj, &mut l.w_in, &mut l.w_out] {
+                d.pack_bf16();
+            }
+        }
     }
 
     /// `hidden_states` `(batch, tokens, hidden)` f32 on the CPU → the last layer's output.

@@ -170,11 +170,18 @@ pub(crate) fn strip_prefix(vb: VarBuilder<'static>, prefix: &str, probe: &str) -
 /// Errors: unresolvable spec, unsupported `model_type`, a text model, a pooling the architecture
 /// lacks, missing or mis-shaped tensors (named by candle).
 pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, dtype: DType) -> Result<ImageModel> {
-    if dtype == DType::BF16 && device.is_cpu() {
-        bail!("image model {spec:?}: bf16 needs --device cuda (candle 0.11's CPU conv2d has no bf16 kernel); use f16 or f32 on the CPU");
+    // On the CPU, bf16 means the host layers' products in bf16 over f32 weights and activations
+    // (candle 0.11 has no CPU bf16 conv2d or fast bf16 matmul).
+    let host_bf16 = dtype == DType::BF16 && device.is_cpu();
+    if host_bf16 && !crate::kernels::has_avx512_bf16() {
+        bail!("--dtype bf16 on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU lacks; use f32 (or bf16 with --device cuda)");
     }
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
+    if host_bf16 && matches!(cfg, ModelConfig::Vit(_)) {
+        bail!("image model {spec:?}: --dtype bf16 on the CPU runs clip, dinov2 and siglip towers, not vit; use f32");
+    }
+    let load_dtype = if host_bf16 { DType::F32 } else { dtype };
     let family = match &cfg {
         ModelConfig::Vit(_) => ImageFamily::Vit,
         ModelConfig::ClipVision(_) => ImageFamily::Clip,
@@ -185,7 +192,7 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
         }
     };
     let pooling = pooling::resolve_pooling(pooling, family).with_context(|| format!("model {spec:?}"))?;
-    let vb = files.var_builder(dtype, device)?;
+    let vb = files.var_builder(load_dtype, device)?;
     let loading = |what: &str| format!("model {spec:?}: loading {what} weights");
     // (encoder, config image_size, preprocessing defaults, whether the input must be image_size)
     let (encoder, image_size, style, fixed): (Box<dyn ImageEncoder>, usize, Style, bool) = match &cfg {
@@ -197,17 +204,27 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
         ModelConfig::ClipVision(c) => {
             let tower = strip_prefix(vb.clone(), "vision_model", "embeddings.class_embedding");
             let proj = vb.contains_tensor("visual_projection.weight").then(|| vb.pp("visual_projection"));
-            let enc = clip::ClipVisionEncoder::new(c, pooling, tower, proj).with_context(|| loading("CLIP vision"))?;
+            let mut enc =
+                clip::ClipVisionEncoder::new(c, pooling, tower, proj).with_context(|| loading("CLIP vision"))?;
+            if host_bf16 {
+                enc = enc.with_bf16_products().with_context(|| loading("CLIP vision"))?;
+            }
             (Box::new(enc), c.image_size, Style::Clip, true)
         }
         ModelConfig::Dinov2(c) => {
             let vb = strip_prefix(vb, "dinov2", "embeddings.cls_token");
-            let enc = dinov2::Dinov2Encoder::new(c, pooling, vb).with_context(|| loading("dinov2"))?;
+            let mut enc = dinov2::Dinov2Encoder::new(c, pooling, vb).with_context(|| loading("dinov2"))?;
+            if host_bf16 {
+                enc = enc.with_bf16_products().with_context(|| loading("dinov2"))?;
+            }
             (Box::new(enc), c.image_size, Style::Dinov2, false)
         }
         ModelConfig::SiglipVision(c) => {
             let vb = strip_prefix(vb, "vision_model", "embeddings.patch_embedding.weight");
-            let enc = siglip::SiglipVisionEncoder::new(c, pooling, vb).with_context(|| loading("SigLIP vision"))?;
+            let mut enc = siglip::SiglipVisionEncoder::new(c, pooling, vb).with_context(|| loading("SigLIP vision"))?;
+            if host_bf16 {
+                enc = enc.with_bf16_products().with_context(|| loading("SigLIP vision"))?;
+            }
             (Box::new(enc), c.image_size, Style::Siglip, true)
         }
         ModelConfig::Bert(_) => bail!("model {spec:?} is a text model (bert)"),

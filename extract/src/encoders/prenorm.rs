@@ -195,6 +195,18 @@ impl TowerLayers {
         }
     }
 
+    /// Runs the host layers' Linear products in bf16 ([`HostLayers::pack_bf16`]). Errors when
+    /// the layers are candle ops (weights not CPU f32).
+    pub fn pack_bf16(&mut self) -> Result<()> {
+        match self {
+            TowerLayers::Host(l) => {
+                l.pack_bf16();
+                Ok(())
+            }
+            TowerLayers::Candle(_) => candle_core::bail!("bf16 products need the CPU f32 host layers"),
+        }
+    }
+
     /// `x` `(batch, tokens, hidden)` → the last layer's output (contiguous), same shape.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {

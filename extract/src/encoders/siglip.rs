@@ -116,6 +116,13 @@ pub struct SiglipVisionEncoder {
 }
 
 impl SiglipVisionEncoder {
+    /// Runs the encoder layers' Linear products in bf16 on the host kernels
+    /// ([`super::prenorm::TowerLayers::pack_bf16`]). Errors when the weights are not CPU f32.
+    pub fn with_bf16_products(mut self) -> Result<Self> {
+        self.layers.pack_bf16()?;
+        Ok(self)
+    }
+
     /// Builds the encoder from a `VarBuilder` rooted at the vision transformer (`embeddings.*`,
     /// `encoder.*`, `post_layernorm.*`, `head.*`; strip a full checkpoint's `vision_model.`
     /// first). `pooling` is `pooler_output` or `mean` (resolved by

@@ -86,3 +86,37 @@ pub fn assert_preprocessing(
         assert_close(&format!("{label} pixel_values {name}"), &ours, &g[&pv_key(name)], tol);
     }
 }
+
+/// Asserts every row (last dimension) of `got` has cosine ≥ `min` to the same row of `want`
+/// and that `got` is not equal to `want` (so a lower-precision path did run).
+pub fn assert_rows_cosine(name: &str, got: &Tensor, want: &Tensor, min: f64) {
+    let rows = |t: &Tensor| -> Vec<Vec<f32>> {
+        let d = *t.dims().last().unwrap();
+        t.flatten_all().unwrap().to_vec1::<f32>().unwrap().chunks(d).map(<[f32]>::to_vec).collect()
+    };
+    let (got, want) = (rows(got), rows(want));
+    assert_eq!(got.len(), want.len(), "{name}: rows");
+    assert!(got != want, "{name}: equal to the reference bit for bit");
+    for (i, (a, b)) in got.iter().zip(&want).enumerate() {
+        let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+        let n = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        let c = dot / (n(a) * n(b));
+        assert!(c >= min, "{name} row {i}: cosine {c}");
+    }
+}
+
+/// Loads `fixture(name)` with `--dtype bf16` on the CPU; `None` (after checking the one-line
+/// refusal) on CPUs without AVX-512 BF16.
+pub fn load_bf16(name: &str, pooling: Option<marnet_extract::Pooling>) -> Option<marnet_extract::ImageModel> {
+    let spec = fixture(name);
+    let loaded =
+        marnet_extract::load_image_model(spec.to_str().unwrap(), pooling, &Device::Cpu, candle_core::DType::BF16);
+    if !marnet_extract::kernels::has_avx512_bf16() {
+        let err = format!("{:#}", loaded.err().unwrap());
+        assert!(err.contains("needs AVX-512 BF16") && !err.contains('\n'), "{err}");
+        return None;
+    }
+    let m = loaded.unwrap();
+    assert_eq!(m.info.dtype_name(), "bf16");
+    Some(m)
+}

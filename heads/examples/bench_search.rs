@@ -123,15 +123,18 @@ fn best_at(curve: &[(usize, f64)], budget: usize) -> f64 {
     curve.iter().take_while(|(e, _)| *e <= budget).last().map_or(f64::NAN, |p| p.1)
 }
 
+/// Best-val curve of one study: `(trial-epochs spent, best val top-1 so far)` points.
+type Curve = Vec<(usize, f64)>;
+
 /// Markdown table: mean (over seeds) best val top-1 of each study after fractions of the random
 /// study's trial-epochs; `–` where a seed had no complete trial yet.
-fn checkpoint_table(curves: &[(Vec<(usize, f64)>, Vec<(usize, f64)>)], full: usize) -> String {
+fn checkpoint_table(curves: &[(Curve, Curve)], full: usize) -> String {
     let mut t = String::from(
         "| trial-epochs | random best val (mean of seeds) | TPE+ASHA best val (mean of seeds) |\n|--:|--:|--:|\n",
     );
     for frac in [1.0 / 16.0, 1.0 / 8.0, 1.0 / 4.0, 1.0 / 3.0, 1.0 / 2.0, 1.0] {
         let budget = (full as f64 * frac).round() as usize;
-        let mean = |pick: &dyn Fn(&(Vec<(usize, f64)>, Vec<(usize, f64)>)) -> f64| {
+        let mean = |pick: &dyn Fn(&(Curve, Curve)) -> f64| {
             let v: Vec<f64> = curves.iter().map(pick).collect();
             if v.iter().any(|x| x.is_nan()) {
                 "–".to_string()

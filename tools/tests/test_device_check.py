@@ -1,6 +1,7 @@
 """The offline GPU check's pieces that need no GPU and no torch (docs/gpu-device-kit.md): the kit's
 file list, unpacking with sha256, the extraction-summary parser, the result table, and the
-script's argument errors. The whole check runs as a CPU dry run in `just device-check-dry-run`."""
+script's argument errors. The whole check runs as a CPU dry run in `just device-check-dry-run`
+(`just device-check-dry-run-hf` adds the transformers steps)."""
 
 import hashlib
 import json

@@ -13,7 +13,7 @@ use crate::report::run_output::{
     ablation_table, write_config, write_heads, write_metrics, write_predictions, ModeRuns,
 };
 use crate::train::trainer::EpochRecord;
-use crate::train::{finish, Mode, ModeResult};
+use crate::train::{finish, Mode, ModeExtras, ModeResult};
 use anyhow::{Context, Result};
 use candle_core::Tensor;
 use candle_nn::VarMap;
@@ -74,7 +74,8 @@ pub fn write_outputs(
             .collect();
         let varmap = if *mode == weights_mode { &s.heads.varmap } else { &empty };
         let tau = if *mode == Mode::Baseline { None } else { tau };
-        let mut r: ModeResult = finish(f, *mode, cfg.run.seed, v, t, history, varmap, (None, None, tau))?;
+        let mut r: ModeResult =
+            finish(f, *mode, cfg.run.seed, v, t, history, varmap, ModeExtras { tau, ..ModeExtras::default() })?;
         r.seconds = outcome.seconds;
         results.push(ModeRuns { mode: *mode, runs: vec![r] });
     }

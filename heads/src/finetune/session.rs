@@ -49,17 +49,7 @@ impl Session {
         opts.validate()?;
         let dev = opts.device.clone();
         let dataset = marnet_data::load_dataset(&opts.dataset)?;
-        // The fine-tune steps open every image by its file path; images stored inside Parquet
-        // files or tar shards are read only by the extraction pipeline so far.
-        if let Some(s) = dataset.samples.iter().find(|s| !matches!(s.source, marnet_data::ImageSource::File)) {
-            anyhow::bail!(
-                "--dataset {}: fine-tuning reads images from files only; sample {} is stored in {} \
-                 (extract features with marnet-extract run and train the heads on the cache, or unpack the images)",
-                opts.dataset,
-                s.id,
-                s.image_path.display()
-            );
-        }
+        images_are_files(&opts, &dataset)?;
         let mut notes = Vec::new();
         let text_model = match &opts.text_model {
             Some(spec) => Some(
@@ -105,30 +95,7 @@ impl Session {
             )),
             None => None,
         };
-        let mut params: Vec<(String, Var)> = Vec::new();
-        let mut groups: Vec<NamedParam> = Vec::new();
-        let mut push = |name: String, var: Var, group: usize| {
-            params.push((name.clone(), var.clone()));
-            groups.push(NamedParam { name, var, group });
-        };
-        for (n, v) in image.trainable() {
-            push(format!("{IMAGE_PREFIX}{n}"), v, 0);
-        }
-        if let Some(t) = &text {
-            for (n, v) in t.trainable() {
-                push(format!("{TEXT_PREFIX}{n}"), v, 0);
-            }
-        }
-        for (n, v) in heads.named_vars() {
-            push(format!("{HEADS_PREFIX}{n}"), v, 1);
-        }
-        let optimizer = AdamW::new(
-            groups,
-            vec![
-                ParamGroup { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
-                ParamGroup { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
-            ],
-        )?;
+        let Optimised { params, optimizer } = optimised(&opts, &image, text.as_ref(), &heads)?;
         let count =
             |p: &str| params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, v)| v.elem_count()).sum::<usize>();
         notes.push(format!(
@@ -212,4 +179,62 @@ impl Session {
             _ => Ok(None),
         }
     }
+}
+
+/// The fine-tune steps open every image by its file path; images stored inside Parquet files or
+/// tar shards are read only by the extraction pipeline so far. Errors name the first such sample.
+fn images_are_files(opts: &FinetuneOptions, dataset: &marnet_data::Dataset) -> Result<()> {
+    if let Some(s) = dataset.samples.iter().find(|s| !matches!(s.source, marnet_data::ImageSource::File)) {
+        anyhow::bail!(
+            "--dataset {}: fine-tuning reads images from files only; sample {} is stored in {} \
+             (extract features with marnet-extract run and train the heads on the cache, or unpack the images)",
+            opts.dataset,
+            s.id,
+            s.image_path.display()
+        );
+    }
+    Ok(())
+}
+
+/// What the optimiser updates and the optimiser itself.
+struct Optimised {
+    /// `(checkpoint name, var)`: trainable image backbone, trainable text backbone, heads.
+    params: Vec<(String, Var)>,
+    /// AdamW with group 0 the backbones (`--backbone-lr`), group 1 the heads (`lr`), both decaying
+    /// by `weight_decay`.
+    optimizer: AdamW,
+}
+
+/// Names every trainable variable by its checkpoint prefix and builds the two-group AdamW.
+fn optimised(
+    opts: &FinetuneOptions,
+    image: &ImageBackbone,
+    text: Option<&TextBackbone>,
+    heads: &FinetuneHeads,
+) -> Result<Optimised> {
+    let mut params: Vec<(String, Var)> = Vec::new();
+    let mut groups: Vec<NamedParam> = Vec::new();
+    let mut push = |name: String, var: Var, group: usize| {
+        params.push((name.clone(), var.clone()));
+        groups.push(NamedParam { name, var, group });
+    };
+    for (n, v) in image.trainable() {
+        push(format!("{IMAGE_PREFIX}{n}"), v, 0);
+    }
+    if let Some(t) = text {
+        for (n, v) in t.trainable() {
+            push(format!("{TEXT_PREFIX}{n}"), v, 0);
+        }
+    }
+    for (n, v) in heads.named_vars() {
+        push(format!("{HEADS_PREFIX}{n}"), v, 1);
+    }
+    let optimizer = AdamW::new(
+        groups,
+        vec![
+            ParamGroup { lr: opts.backbone_lr, weight_decay: opts.cfg.optim.weight_decay },
+            ParamGroup { lr: opts.cfg.optim.lr, weight_decay: opts.cfg.optim.weight_decay },
+        ],
+    )?;
+    Ok(Optimised { params, optimizer })
 }

@@ -9,7 +9,7 @@
 //! like `ema`.
 
 use super::features::Features;
-use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
+use super::result::{finish, map_rows, top1_of, Mode, ModeExtras, ModeResult, RunOptions};
 use super::rng_streams as streams;
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::align::{cdd::cdd_loss, sdm::sdm_loss, ssan::ssan_loss, swd};
@@ -111,5 +111,5 @@ pub fn train_align(f: &Features, cfg: &HeadsConfig, mode: Mode, seed: u64, opts:
     )?;
     let val = logits(&ema, f, &f.val)?;
     let test = logits(&ema, f, &f.test)?;
-    finish(f, mode, seed, &val, &test, history, &varmap, (None, None, None))
+    finish(f, mode, seed, &val, &test, history, &varmap, ModeExtras::default())
 }

@@ -43,7 +43,7 @@ pub(super) fn out_of_fold_x_cdr(
         // Only x̂_s^0 is taken from the fold model: it lives in the standardised x_s space
         // that every model shares, while each model's EMA projections are its own. So the
         // out-of-fold x̂_s^0 goes through the main model's E_s, like every other row's.
-        let (x0_fold, _, _) = fold_model.features(f, cfg, seed, Some(fold))?;
+        let x0_fold = fold_model.features(f, cfg, seed, Some(fold))?.x0_hat;
         let x_cdr = model.ema.embed_s(&x0_fold)?.detach();
         x_cdr_all = overwrite_rows(&x_cdr_all, fold, &x_cdr)?;
     }

@@ -12,7 +12,7 @@
 //!    evaluated: images only at test time.
 
 use super::features::Features;
-use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
+use super::result::{finish, map_rows, top1_of, Mode, ModeExtras, ModeResult, RunOptions};
 use super::rng_streams as streams;
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::align::one_hot;
@@ -148,5 +148,5 @@ pub fn train_distill(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptio
     )?;
     let val = eval_logits(&f.val)?;
     let test = eval_logits(&f.test)?;
-    finish(f, Mode::Distill, seed, &val, &test, history, &varmap, (None, None, None))
+    finish(f, Mode::Distill, seed, &val, &test, history, &varmap, ModeExtras::default())
 }

@@ -3,7 +3,7 @@
 //! [`Ema::loss`], beside the module).
 
 use super::features::Features;
-use super::result::{finish, map_rows, top1_of, Mode, ModeResult, RunOptions};
+use super::result::{finish, map_rows, top1_of, Mode, ModeExtras, ModeResult, RunOptions};
 use super::rng_streams as streams;
 use super::trainer::{run_phase, EvalOutcome, Phase, Selection};
 use crate::model::config::HeadsConfig;
@@ -47,7 +47,7 @@ pub fn train_baseline(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOpti
     )?;
     let val = map_rows(f, &f.val, |idx| Ok(cls.forward(&f.x_v.index_select(idx, 0)?)?))?;
     let test = map_rows(f, &f.test, |idx| Ok(cls.forward(&f.x_v.index_select(idx, 0)?)?))?;
-    finish(f, Mode::Baseline, seed, &val, &test, history, &varmap, (None, None, None))
+    finish(f, Mode::Baseline, seed, &val, &test, history, &varmap, ModeExtras::default())
 }
 
 /// EMA classifier logits (rows, K) for `rows`.
@@ -88,5 +88,5 @@ pub fn train_ema(f: &Features, cfg: &HeadsConfig, seed: u64, opts: &RunOptions) 
     let val = ema_logits(&ema, f, &f.val)?;
     let test = ema_logits(&ema, f, &f.test)?;
     let tau = ema.tau()?;
-    finish(f, Mode::Ema, seed, &val, &test, history, &varmap, (None, None, Some(tau)))
+    finish(f, Mode::Ema, seed, &val, &test, history, &varmap, ModeExtras { tau: Some(tau), ..ModeExtras::default() })
 }

@@ -11,7 +11,7 @@
 //! f64 on the host (ndarray's matrixmultiply, multithreaded).
 
 use super::features::Features;
-use super::result::{finish, map_rows, top1_of, Mode, ModeResult};
+use super::result::{finish, map_rows, top1_of, Mode, ModeExtras, ModeResult};
 use super::rng_streams as streams;
 use crate::model::config::HeadsConfig;
 use crate::nn::params::ParamBuilder;
@@ -170,7 +170,7 @@ pub fn train_probe(f: &Features, cfg: &HeadsConfig, seed: u64) -> Result<ModeRes
     })?;
     let (val, test) = (logits(&w, &f.val)?, logits(&w, &f.test)?);
     debug_assert_eq!(val.dim(D::Minus1)?, k);
-    let mut res = finish(f, Mode::Probe, seed, &val, &test, Vec::new(), &varmap, (None, None, None))?;
+    let mut res = finish(f, Mode::Probe, seed, &val, &test, Vec::new(), &varmap, ModeExtras::default())?;
     res.probe_l2 = Some(l2);
     Ok(res)
 }

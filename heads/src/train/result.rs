@@ -198,6 +198,18 @@ pub fn named_weights(varmap: &VarMap) -> Vec<(String, Tensor)> {
     v
 }
 
+/// What some modes report beyond their logits (the same fields of [`ModeResult`]); `Default`:
+/// none of them (the one-phase modes without EMA).
+#[derive(Debug, Default)]
+pub struct ModeExtras {
+    /// Test-set embeddings for the t-SNE figure (the two-phase modes).
+    pub embeddings: Option<TestEmbeddings>,
+    /// How close the generated `x̂_s^0` is to `x_s` (the two-phase modes).
+    pub generation: Option<GenQuality>,
+    /// The learned InfoNCE temperature τ (modes with EMA).
+    pub tau: Option<f64>,
+}
+
 /// Builds a [`ModeResult`] from val/test logits.
 #[allow(clippy::too_many_arguments)]
 pub fn finish(
@@ -208,7 +220,7 @@ pub fn finish(
     test_logits: &Tensor,
     history: Vec<EpochRecord>,
     varmap: &VarMap,
-    extra: (Option<TestEmbeddings>, Option<GenQuality>, Option<f64>),
+    extra: ModeExtras,
 ) -> Result<ModeResult> {
     let k = f.num_classes();
     let val_scores = probabilities(val_logits)?;
@@ -222,9 +234,9 @@ pub fn finish(
         num_classes: k,
         val_scores,
         test_scores,
-        embeddings: extra.0,
-        generation: extra.1,
-        tau: extra.2,
+        embeddings: extra.embeddings,
+        generation: extra.generation,
+        tau: extra.tau,
         probe_l2: None,
         weights: named_weights(varmap),
         seconds: 0.0,

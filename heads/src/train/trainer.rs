@@ -129,47 +129,18 @@ pub fn run_phase(
         bail!("no training rows for phase {} of {}", phase.phase, phase.label);
     }
     let (batch, steps_per_epoch, epochs) = budget(n, phase.epochs, cfg);
-    let total = steps_per_epoch * epochs;
+    let mut run = PhaseRun { cfg, batch, steps_per_epoch, total: steps_per_epoch * epochs, global: 0 };
     // Early stopping may end the phase only once this many epochs have run, so that the
     // learning-rate schedule has decayed before a noisy val curve can stop it.
     let first_stop = (cfg.phases.patience_start * epochs as f64).ceil() as usize;
     let mut opt = optimiser(&phase.vars, cfg)?;
     let mut order: Vec<u32> = phase.rows.to_vec();
     let mut history = Vec::new();
-    let mut best: Option<(f64, Vec<Tensor>)> = None;
-    let mut since_best = 0usize;
-    let mut global = 0usize;
+    let mut best = BestWeights::default();
     for epoch in 1..=epochs {
         let t0 = std::time::Instant::now();
         rng.shuffle(&mut order);
-        let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
-        for (s, chunk) in order.chunks(batch).enumerate() {
-            opt.set_learning_rates(|peak| lr_at(global, total, cfg.budget.warmup, peak));
-            let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
-            let loss = step(&idx, rng)?;
-            opt.backward_step(&loss)?;
-            acc = (acc + loss.detach())?;
-            global += 1;
-            if (s + 1) % cfg.run.log_every == 0 {
-                let v = acc.to_scalar::<f32>()?;
-                if !v.is_finite() {
-                    bail!(
-                        "{} phase {}: training loss became {v} at epoch {epoch}, step {}; lower `lr`",
-                        phase.label,
-                        phase.phase,
-                        s + 1
-                    );
-                }
-            }
-        }
-        let train_loss = acc.to_scalar::<f32>()? as f64 / steps_per_epoch as f64;
-        if !train_loss.is_finite() {
-            bail!(
-                "{} phase {}: training loss became {train_loss} at epoch {epoch}; lower `lr`",
-                phase.label,
-                phase.phase
-            );
-        }
+        let train_loss = run.epoch(&phase, epoch, &order, &mut opt, device, rng, &mut step)?;
         let t_eval = std::time::Instant::now();
         let ev = eval()?;
         let eval_seconds = t_eval.elapsed().as_secs_f64();
@@ -194,29 +165,108 @@ pub fn run_phase(
                 return Err(Stopped { at }.into());
             }
         }
-        let improved = best.as_ref().is_none_or(|(b, _)| ev.score > *b);
-        if improved {
-            if phase.select == Selection::Best {
-                let snap =
-                    phase.vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?;
-                best = Some((ev.score, snap));
-            } else {
-                best = Some((ev.score, Vec::new()));
-            }
-            since_best = 0;
-        } else {
-            since_best += 1;
-            if cfg.phases.patience > 0 && since_best >= cfg.phases.patience && epoch >= first_stop {
-                break;
-            }
+        let since_best = best.record(ev.score, &phase)?;
+        if since_best > 0 && cfg.phases.patience > 0 && since_best >= cfg.phases.patience && epoch >= first_stop {
+            break;
         }
     }
-    if let (Selection::Best, Some((_, snap))) = (phase.select, best) {
-        for ((_, v), t) in phase.vars.iter().zip(snap) {
-            v.set(&t)?;
-        }
-    }
+    best.restore(&phase)?;
     Ok(history)
+}
+
+/// The step plan of a running phase and its global step count (the learning-rate schedule's `t`).
+struct PhaseRun<'a> {
+    cfg: &'a HeadsConfig,
+    batch: usize,
+    steps_per_epoch: usize,
+    total: usize,
+    global: usize,
+}
+
+impl PhaseRun<'_> {
+    /// One epoch over `order` in mini-batches: per step the scheduled learning rate, the loss of
+    /// `step`, one AdamW update; the loss sum is read back every `log_every` steps to stop on a
+    /// non-finite loss. Returns the mean training loss of the epoch.
+    #[allow(clippy::too_many_arguments)] // the epoch's inputs: phase, epoch, order, optimiser, device, rng, step
+    fn epoch(
+        &mut self,
+        phase: &Phase,
+        epoch: usize,
+        order: &[u32],
+        opt: &mut AdamW,
+        device: &Device,
+        rng: &mut HostRng,
+        step: &mut impl FnMut(&Tensor, &mut HostRng) -> Result<Tensor>,
+    ) -> Result<f64> {
+        let cfg = self.cfg;
+        let mut acc = Tensor::zeros((), candle_core::DType::F32, device)?;
+        for (s, chunk) in order.chunks(self.batch).enumerate() {
+            let (global, total) = (self.global, self.total);
+            opt.set_learning_rates(|peak| lr_at(global, total, cfg.budget.warmup, peak));
+            let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
+            let loss = step(&idx, rng)?;
+            opt.backward_step(&loss)?;
+            acc = (acc + loss.detach())?;
+            self.global += 1;
+            if (s + 1) % cfg.run.log_every == 0 {
+                let v = acc.to_scalar::<f32>()?;
+                if !v.is_finite() {
+                    bail!(
+                        "{} phase {}: training loss became {v} at epoch {epoch}, step {}; lower `lr`",
+                        phase.label,
+                        phase.phase,
+                        s + 1
+                    );
+                }
+            }
+        }
+        let train_loss = acc.to_scalar::<f32>()? as f64 / self.steps_per_epoch as f64;
+        if !train_loss.is_finite() {
+            bail!(
+                "{} phase {}: training loss became {train_loss} at epoch {epoch}; lower `lr`",
+                phase.label,
+                phase.phase
+            );
+        }
+        Ok(train_loss)
+    }
+}
+
+/// The best val score of a phase so far and, with [`Selection::Best`], a copy of its weights.
+#[derive(Default)]
+struct BestWeights {
+    best: Option<(f64, Vec<Tensor>)>,
+    since_best: usize,
+}
+
+impl BestWeights {
+    /// Records an epoch's val `score` (higher is better); returns the epochs since the best one
+    /// (0 when this one is the best).
+    fn record(&mut self, score: f64, phase: &Phase) -> Result<usize> {
+        let improved = self.best.as_ref().is_none_or(|(b, _)| score > *b);
+        if improved {
+            let snap = if phase.select == Selection::Best {
+                phase.vars.iter().map(|(_, v)| v.as_tensor().copy()).collect::<candle_core::Result<Vec<_>>>()?
+            } else {
+                Vec::new()
+            };
+            self.best = Some((score, snap));
+            self.since_best = 0;
+        } else {
+            self.since_best += 1;
+        }
+        Ok(self.since_best)
+    }
+
+    /// With [`Selection::Best`], sets the phase's variables back to the best epoch's weights.
+    fn restore(self, phase: &Phase) -> Result<()> {
+        if let (Selection::Best, Some((_, snap))) = (phase.select, self.best) {
+            for ((_, v), t) in phase.vars.iter().zip(snap) {
+                v.set(&t)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,14 @@
 //! Cross-fitted phase 2 (`crossfit_folds` >= 2): [`super::crossfit`].
 
 use super::features::Features;
-use super::result::{finish, map_rows, top1_of, GenQuality, Mode, ModeResult, RunOptions, TestEmbeddings};
+use super::phase2::{generation_quality, test_embeddings, train_phase2, FusedRows};
+use super::result::{finish, map_rows, top1_of, Mode, ModeExtras, ModeResult, RunOptions};
 use super::rng_streams as streams;
 use super::trainer::{run_phase, EpochRecord, EvalOutcome, Phase, Selection};
 use crate::model::cdr::cdr_loss;
 use crate::model::config::{FusionFeatures, HeadsConfig, Phase1Select};
 use crate::model::denoiser::Denoiser;
-use crate::model::ema::{cosine_rows, Ema, EmaStep};
+use crate::model::ema::{Ema, EmaStep};
 use crate::model::fusion::Fusion;
 use crate::model::mlp_head::MlpHead;
 use crate::model::sampler::sample;
@@ -62,7 +63,27 @@ impl Phase2Head {
     }
 }
 
-/// Phase-1 loss of a batch: `(loss, x̂_s^0, x_v')`.
+/// What one phase-1 batch gives.
+struct Phase1Step {
+    /// `L_EMA + L_CDR` (or the `mlp` generator's loss), a scalar.
+    loss: Tensor,
+    /// `x̂_s^0` (n, d_s): the one-step prediction of the denoiser (or the MLP's output).
+    x0_hat: Tensor,
+    /// `x_v'` (n, d).
+    xv_p: Tensor,
+}
+
+/// The phase-1 features of some rows, each (rows, ·), detached.
+pub(super) struct Phase1Features {
+    /// Sampled `x̂_s^0` (n, d_s) (the MLP's prediction for `mlp`).
+    pub x0_hat: Tensor,
+    /// `x_CDR = g(E_s x̂_s^0)` (n, d).
+    pub x_cdr: Tensor,
+    /// `x_EMA = g(E_v x_v)` (n, d).
+    pub x_ema: Tensor,
+}
+
+/// Phase-1 loss of a batch.
 #[allow(clippy::too_many_arguments)]
 fn phase1_loss(
     f: &Features,
@@ -73,7 +94,7 @@ fn phase1_loss(
     cfg: &HeadsConfig,
     train: bool,
     rng: &mut HostRng,
-) -> Result<(Tensor, Tensor, Tensor)> {
+) -> Result<Phase1Step> {
     let x_v = f.x_v.index_select(idx, 0)?;
     let x_s = f.x_s.index_select(idx, 0)?;
     let labels = f.labels_t.index_select(idx, 0)?;
@@ -90,7 +111,7 @@ fn phase1_loss(
             (((ce * cfg.objective.alpha2)? + (mse * cfg.objective.gamma)?)?, x0)
         }
     };
-    Ok(((l_ema + l_gen)?, x0, xv_p))
+    Ok(Phase1Step { loss: (l_ema + l_gen)?, x0_hat: x0, xv_p })
 }
 
 /// The weights phase 1 ends with (config key `phase1_select`).
@@ -179,7 +200,8 @@ impl Phase1Model {
             dev,
             &mut shuffle,
             |idx, _| {
-                let (mut loss, x0, xv_p) = phase1_loss(f, ema, gen, gen_cls, idx, cfg, true, &mut noise)?;
+                let Phase1Step { mut loss, x0_hat: x0, xv_p } =
+                    phase1_loss(f, ema, gen, gen_cls, idx, cfg, true, &mut noise)?;
                 if onestep {
                     let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, cfg, true, &mut noise)?;
                     loss = (loss + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?)?;
@@ -197,7 +219,8 @@ impl Phase1Model {
                 let (mut total, mut count) = (0f64, 0usize);
                 for chunk in f.val_text.chunks(4096) {
                     let idx = Tensor::from_slice(chunk, chunk.len(), dev)?;
-                    let (mut l, x0, xv_p) = phase1_loss(f, ema, gen, gen_cls, &idx, &eval_cfg, false, &mut rng)?;
+                    let Phase1Step { loss: mut l, x0_hat: x0, xv_p } =
+                        phase1_loss(f, ema, gen, gen_cls, &idx, &eval_cfg, false, &mut rng)?;
                     if onestep {
                         let logits = head.forward(&xv_p, &ema.embed_s(&x0)?, &eval_cfg, false, &mut rng)?;
                         l = (l + candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(&idx, 0)?)?)?;
@@ -210,15 +233,14 @@ impl Phase1Model {
         )
     }
 
-    /// `(x̂_s^0, x_CDR, x_EMA)` of the rows `rows` (global indices, or every row when `None`),
-    /// each (rows, ·), detached.
+    /// The phase-1 features of the rows `rows` (global indices, or every row when `None`).
     pub(super) fn features(
         &self,
         f: &Features,
         cfg: &HeadsConfig,
         seed: u64,
         rows: Option<&[u32]>,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    ) -> Result<Phase1Features> {
         let x_v = match rows {
             Some(r) => f.x_v.index_select(&Tensor::from_slice(r, r.len(), &f.device)?, 0)?,
             None => f.x_v.clone(),
@@ -226,7 +248,7 @@ impl Phase1Model {
         let x0 = generate(&x_v, f, &self.gen, cfg, seed)?;
         let x_cdr = self.ema.embed_s(&x0)?.detach();
         let x_ema = self.ema.embed_v(&x_v)?.detach();
-        Ok((x0, x_cdr, x_ema))
+        Ok(Phase1Features { x0_hat: x0, x_cdr, x_ema })
     }
 }
 
@@ -257,83 +279,34 @@ pub fn train_two_phase(
     seed: u64,
     opts: &RunOptions,
 ) -> Result<ModeResult> {
-    let dev = &f.device;
     let label = mode.as_str();
     let onestep = cfg.sampling.fusion_features == FusionFeatures::Onestep;
     let model = Phase1Model::new(f, cfg, mode, &mut HostRng::new(seed, streams::INIT))?;
     let mut history = model.train(f, cfg, seed, &f.train_text, 0, opts, label)?;
 
     // Frozen features for every row.
-    let (x0_all, mut x_cdr_all, x_ema_all) = model.features(f, cfg, seed, None)?;
+    let Phase1Features { x0_hat: x0_all, x_cdr: mut x_cdr_all, x_ema: x_ema_all } =
+        model.features(f, cfg, seed, None)?;
     if cfg.phases.crossfit_folds >= 2 && !onestep {
         x_cdr_all = super::crossfit::out_of_fold_x_cdr(&model, f, cfg, mode, seed, x_cdr_all)?;
     }
-    let generation = if f.val_text.is_empty() {
-        None
-    } else {
-        let idx = Tensor::from_slice(&f.val_text, f.val_text.len(), dev)?;
-        let (pred, truth) = (x0_all.index_select(&idx, 0)?, f.x_s.index_select(&idx, 0)?);
-        Some(GenQuality {
-            val_cosine: cosine_rows(&pred, &truth)?.mean_all()?.to_scalar::<f32>()? as f64,
-            val_mse: candle_nn::loss::mse(&pred, &truth)?.to_scalar::<f32>()? as f64,
-            n: f.val_text.len(),
-        })
-    };
-
-    // Phase 2 on sampled features.
-    let head = &model.head;
-    let head_logits = |rows: &[u32]| -> Result<Tensor> {
-        let mut r = HostRng::new(seed, streams::EVAL);
-        map_rows(f, rows, |idx| {
-            head.forward(&x_ema_all.index_select(idx, 0)?, &x_cdr_all.index_select(idx, 0)?, cfg, false, &mut r)
-        })
-    };
+    let generation = generation_quality(f, &x0_all)?;
+    let fused = FusedRows { head: &model.head, x_ema: &x_ema_all, x_cdr: &x_cdr_all };
     if !onestep {
-        let mut drop_rng = HostRng::new(seed, streams::DROPOUT);
-        let mut shuffle = HostRng::new(seed, streams::PHASE2_SHUFFLE);
-        history.extend(run_phase(
-            cfg,
-            Phase {
-                phase: 2,
-                epochs: cfg.budget.phase2_epochs,
-                vars: named_vars_with_prefix(&model.varmap, &["head."]),
-                rows: &f.train,
-                progress: opts.progress,
-                label,
-                select: Selection::Best,
-                hook: opts.epoch_hook.as_ref(),
-            },
-            dev,
-            &mut shuffle,
-            |idx, _| {
-                let logits = head.forward(
-                    &x_ema_all.index_select(idx, 0)?,
-                    &x_cdr_all.index_select(idx, 0)?,
-                    cfg,
-                    true,
-                    &mut drop_rng,
-                )?;
-                Ok(candle_nn::loss::cross_entropy(&logits, &f.labels_t.index_select(idx, 0)?)?)
-            },
-            || {
-                let t = top1_of(f, &head_logits(&f.val)?, &f.val)?;
-                Ok(EvalOutcome { score: t, val_top1: t })
-            },
-        )?);
+        history.extend(train_phase2(f, cfg, seed, opts, label, &model.varmap, &fused)?);
     }
-    let val = head_logits(&f.val)?;
-    let test = head_logits(&f.test)?;
-    let test_idx = Tensor::from_slice(&f.test, f.test.len(), dev)?;
-    let to_vec =
-        |t: &Tensor| -> Result<Vec<f32>> { Ok(t.index_select(&test_idx, 0)?.flatten_all()?.to_vec1::<f32>()?) };
-    let embeddings = TestEmbeddings {
-        x_v: to_vec(&f.x_v)?,
-        d_v: f.d_v,
-        x_ema: to_vec(&x_ema_all)?,
-        x_cdr: to_vec(&x_cdr_all)?,
-        d: cfg.objective.d,
-    };
-
+    let val = fused.logits(f, cfg, seed, &f.val)?;
+    let test = fused.logits(f, cfg, seed, &f.test)?;
+    let embeddings = test_embeddings(f, cfg, &x_ema_all, &x_cdr_all)?;
     let tau = model.ema.tau()?;
-    finish(f, mode, seed, &val, &test, history, &model.varmap, (Some(embeddings), generation, Some(tau)))
+    finish(
+        f,
+        mode,
+        seed,
+        &val,
+        &test,
+        history,
+        &model.varmap,
+        ModeExtras { embeddings: Some(embeddings), generation, tau: Some(tau) },
+    )
 }

@@ -115,10 +115,12 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     let outcome = run_finetune(opts)?;
     if !args.quiet {
         match outcome.best {
-            Some((score, step)) => eprintln!(
-                "finetune: {} of {} steps done; best val top-1 {score:.2} % at step {step}; wrote {}",
+            Some(best) => eprintln!(
+                "finetune: {} of {} steps done; best val top-1 {:.2} % at step {}; wrote {}",
                 outcome.step,
                 outcome.total_steps,
+                best.val_top1,
+                best.step,
                 args.out.display()
             ),
             None => eprintln!(

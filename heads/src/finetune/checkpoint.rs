@@ -38,13 +38,36 @@ pub struct EvalRecord {
     pub score: f64,
 }
 
+/// The best evaluation so far: val top-1 (percent) of the selection mode and its optimiser step.
+/// Stored in [`CheckpointMeta`] as the JSON pair `[val_top1, step]`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(from = "(f64, u64)", into = "(f64, u64)")]
+pub struct BestEval {
+    /// Val top-1 (percent) of the selection mode.
+    pub val_top1: f64,
+    /// Optimiser steps done when it was measured.
+    pub step: u64,
+}
+
+impl From<(f64, u64)> for BestEval {
+    fn from((val_top1, step): (f64, u64)) -> Self {
+        Self { val_top1, step }
+    }
+}
+
+impl From<BestEval> for (f64, u64) {
+    fn from(b: BestEval) -> Self {
+        (b.val_top1, b.step)
+    }
+}
+
 /// The JSON metadata of a checkpoint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckpointMeta {
     /// Optimiser steps done when the checkpoint was written.
     pub step: u64,
     /// Best val top-1 of the selection mode so far, and its step.
-    pub best: Option<(f64, u64)>,
+    pub best: Option<BestEval>,
     /// Every evaluation so far.
     pub history: Vec<EvalRecord>,
     /// What must not change on resume (models and their sha256, dataset, config, flags).
@@ -129,7 +152,7 @@ mod tests {
         let p = last_path(dir.path());
         let meta = CheckpointMeta {
             step: 7,
-            best: Some((50.0, 4)),
+            best: Some(BestEval { val_top1: 50.0, step: 4 }),
             history: vec![],
             fingerprint: json!({"lr": 1e-5, "seed": 0}),
         };
@@ -137,6 +160,9 @@ mod tests {
         save(&p, &[("heads.w".into(), t)], &meta).unwrap();
         let (ts, m) = load(&p, &Device::Cpu).unwrap();
         assert_eq!(m, meta);
+        // The best evaluation is stored as the pair [val_top1, step].
+        let json = serde_json::to_value(&meta).unwrap();
+        assert_eq!(json["best"], json!([50.0, 4]));
         assert_eq!(ts["heads.w"].to_vec1::<f32>().unwrap(), vec![1.5, -2.0]);
         let err = check_fingerprint(&p, &meta.fingerprint, &json!({"lr": 1e-4, "seed": 0})).unwrap_err().to_string();
         assert!(err.contains("lr: checkpoint ") && err.contains(" vs now ") && !err.contains("seed"), "{err}");

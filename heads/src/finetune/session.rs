@@ -22,6 +22,15 @@ pub const TEXT_PREFIX: &str = "backbone.text.";
 /// Checkpoint-name prefix of head variables.
 pub const HEADS_PREFIX: &str = "heads.";
 
+/// Per-dimension statistics that standardise the raw `x_s` of a trained text backbone (those of
+/// the train rows with text, as in the feature cache's rows).
+pub struct XsStats {
+    /// Mean (1, d_s) f32.
+    pub mean: Tensor,
+    /// Std (1, d_s) f32.
+    pub std: Tensor,
+}
+
 /// A built run.
 pub struct Session {
     pub opts: FinetuneOptions,
@@ -37,8 +46,8 @@ pub struct Session {
     pub fingerprint: Value,
     /// Dataset name (report title).
     pub dataset_name: String,
-    /// Train-split mean and std of the raw `x_s` (1, d_s), for a trained text backbone.
-    pub x_s_stats: Option<(Tensor, Tensor)>,
+    /// Train-split statistics of the raw `x_s`, for a trained text backbone.
+    pub x_s_stats: Option<XsStats>,
     /// Lines describing what was loaded (printed and kept in `finetune.json`).
     pub notes: Vec<String>,
 }
@@ -60,16 +69,7 @@ impl Session {
         };
         let rows = build_rows(&dataset, text_model.as_ref(), opts.cfg.run.val_fraction, opts.cfg.run.seed, &dev)?;
         let f = &rows.features;
-        notes.push(format!(
-            "dataset {}: {} train rows ({} with text), {} val{}, {} test, {} classes",
-            dataset.name,
-            f.train.len(),
-            f.train_text.len(),
-            f.val.len(),
-            if f.val_carved { " (carved from train)" } else { "" },
-            f.test.len(),
-            f.num_classes()
-        ));
+        notes.push(rows_note(&dataset.name, f));
         let image_freeze = FreezeSpec { train: opts.train_image_backbone, frozen_blocks: opts.freeze_blocks };
         let image = load_image_backbone(&opts.image_model, opts.image_pooling, image_freeze, &dev, opts.dtype)
             .with_context(|| format!("--image-model {}", opts.image_model))?;
@@ -89,29 +89,14 @@ impl Session {
             _ => None,
         };
         let x_s_stats = match &text {
-            Some(_) => Some((
-                Tensor::from_slice(&f.x_s_mean, (1, f.d_s), &dev)?,
-                Tensor::from_slice(&f.x_s_std, (1, f.d_s), &dev)?,
-            )),
+            Some(_) => Some(XsStats {
+                mean: Tensor::from_slice(&f.x_s_mean, (1, f.d_s), &dev)?,
+                std: Tensor::from_slice(&f.x_s_std, (1, f.d_s), &dev)?,
+            }),
             None => None,
         };
         let Optimised { params, optimizer } = optimised(&opts, &image, text.as_ref(), &heads)?;
-        let count =
-            |p: &str| params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, v)| v.elem_count()).sum::<usize>();
-        notes.push(format!(
-            "{} {} ({} blocks, dtype {:?}): {} trainable backbone values; text: {}; heads: {} values",
-            image.model_type,
-            opts.image_model,
-            image.num_layers,
-            opts.dtype,
-            count(IMAGE_PREFIX),
-            match &text {
-                Some(_) => format!("trainable, {} values", count(TEXT_PREFIX)),
-                None if text_model.is_some() => "frozen (x_s computed once)".to_string(),
-                None => "none (classifier on x_v)".to_string(),
-            },
-            count(HEADS_PREFIX)
-        ));
+        notes.push(trainable_note(&opts, &image, text.is_some(), text_model.is_some(), &params));
         let fingerprint = opts.fingerprint(&image.files.sha256, text_model.as_ref().map(|t| t.info.sha256.as_str()))?;
         Ok(Self {
             opts,
@@ -172,9 +157,9 @@ impl Session {
     /// Standardised `x_s` (n, d_s) of a trained text backbone for `texts`.
     pub fn text_features(&self, texts: &[&str]) -> Result<Option<Tensor>> {
         match (&self.text, &self.x_s_stats) {
-            (Some(t), Some((mean, std))) => {
+            (Some(t), Some(stats)) => {
                 let raw = t.embed(texts)?.to_dtype(DType::F32)?;
-                Ok(Some(raw.broadcast_sub(mean)?.broadcast_div(std)?))
+                Ok(Some(raw.broadcast_sub(&stats.mean)?.broadcast_div(&stats.std)?))
             }
             _ => Ok(None),
         }
@@ -194,6 +179,48 @@ fn images_are_files(opts: &FinetuneOptions, dataset: &marnet_data::Dataset) -> R
         );
     }
     Ok(())
+}
+
+/// The note on the rows: train (with text), val (carved or not), test and class counts.
+fn rows_note(dataset: &str, f: &crate::train::features::Features) -> String {
+    format!(
+        "dataset {}: {} train rows ({} with text), {} val{}, {} test, {} classes",
+        dataset,
+        f.train.len(),
+        f.train_text.len(),
+        f.val.len(),
+        if f.val_carved { " (carved from train)" } else { "" },
+        f.test.len(),
+        f.num_classes()
+    )
+}
+
+/// The note on what is trained: the image backbone's trainable values, the text side (trained,
+/// frozen or absent) and the heads' values.
+fn trainable_note(
+    opts: &FinetuneOptions,
+    image: &ImageBackbone,
+    text_trained: bool,
+    text_model: bool,
+    params: &[(String, Var)],
+) -> String {
+    let count = |p: &str| params.iter().filter(|(n, _)| n.starts_with(p)).map(|(_, v)| v.elem_count()).sum::<usize>();
+    format!(
+        "{} {} ({} blocks, dtype {:?}): {} trainable backbone values; text: {}; heads: {} values",
+        image.model_type,
+        opts.image_model,
+        image.num_layers,
+        opts.dtype,
+        count(IMAGE_PREFIX),
+        if text_trained {
+            format!("trainable, {} values", count(TEXT_PREFIX))
+        } else if text_model {
+            "frozen (x_s computed once)".to_string()
+        } else {
+            "none (classifier on x_v)".to_string()
+        },
+        count(HEADS_PREFIX)
+    )
 }
 
 /// What the optimiser updates and the optimiser itself.

@@ -64,17 +64,24 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
     (m, var.sqrt())
 }
 
+/// Means and sample standard deviations over seeds of `[val top1, val top5, test top1, test
+/// top5]` (percent; std 0 with one seed).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SeedSummary {
+    pub mean: [f64; 4],
+    pub std: [f64; 4],
+}
+
 impl ModeRuns {
-    /// `[val top1, val top5, test top1, test top5]` means and sample stds over seeds.
-    pub fn summary(&self) -> ([f64; 4], [f64; 4]) {
+    /// Top-1/top-5 on val and test over this mode's seeds.
+    pub fn summary(&self) -> SeedSummary {
         let pick: [fn(&ModeResult) -> f64; 4] = [|r| r.val.top1, |r| r.val.top5, |r| r.test.top1, |r| r.test.top5];
-        let mut m = [0.0; 4];
-        let mut s = [0.0; 4];
+        let mut out = SeedSummary { mean: [0.0; 4], std: [0.0; 4] };
         for (i, p) in pick.iter().enumerate() {
             let v: Vec<f64> = self.runs.iter().map(p).collect();
-            (m[i], s[i]) = mean_std(&v);
+            (out.mean[i], out.std[i]) = mean_std(&v);
         }
-        (m, s)
+        out
     }
 }
 
@@ -88,7 +95,7 @@ pub fn metrics_json(results: &[ModeRuns], failed: &[ModeFailure]) -> Value {
     let mut out = Map::new();
     for mr in results {
         let first = &mr.runs[0];
-        let (m, s) = mr.summary();
+        let SeedSummary { mean: m, std: s } = mr.summary();
         let split = |sm: &crate::train::metrics::SplitMetrics, top1: f64, top5: f64| {
             json!({"top1": top1, "top5": top5, "mean_class_recall": sm.mean_class_recall,
                    "per_class_recall": sm.per_class_recall, "n": sm.n})
@@ -145,7 +152,7 @@ pub fn ablation_table(results: &[ModeRuns], failed: &[ModeFailure]) -> String {
             continue;
         }
         let Some(mr) = results.iter().find(|r| r.mode == mode) else { continue };
-        let (m, sd) = mr.summary();
+        let SeedSummary { mean: m, std: sd } = mr.summary();
         s.push_str(&format!("{:<10}", mode.as_str()));
         for i in 0..4 {
             let cell = if mr.runs.len() > 1 { format!("{:.2} ± {:.2}", m[i], sd[i]) } else { format!("{:.2}", m[i]) };

@@ -7,7 +7,7 @@
 //! runnable instead of being approximated.
 
 use super::paired::PairedDiff;
-use super::run_output::{metrics_json, vs_baseline, ModeFailure, ModeRuns};
+use super::run_output::{metrics_json, vs_baseline, ModeFailure, ModeRuns, SeedSummary};
 use super::write_atomic;
 use crate::train::Mode;
 use anyhow::Result;
@@ -61,7 +61,7 @@ fn cells(row: &Table1Row, results: &[ModeRuns], failed: &[ModeFailure]) -> [Stri
     let Some(mr) = results.iter().find(|r| r.mode == mode) else {
         return [method, mode.to_string(), "0".into(), "-".into(), "-".into(), "not trained".into()];
     };
-    let (m, sd) = mr.summary();
+    let SeedSummary { mean: m, std: sd } = mr.summary();
     let acc =
         |i: usize| if mr.runs.len() > 1 { format!("{:.2} ± {:.2}", m[i], sd[i]) } else { format!("{:.2}", m[i]) };
     let delta = vs_baseline(mr, results).map(|(_, t)| t.label()).unwrap_or_default();
@@ -116,7 +116,7 @@ pub fn table1_json(results: &[ModeRuns]) -> Value {
                     "method": method,
                     "mode": mode.as_str(),
                     "runnable": true,
-                    "test_top1": mr.map(|m| m.summary().0[2]),
+                    "test_top1": mr.map(|m| m.summary().mean[2]),
                     "vs_baseline_test_top1": diff_value(mr.and_then(|m| vs_baseline(m, results)).map(|(_, t)| t)),
                 })
             }

@@ -108,38 +108,99 @@ impl Features {
     /// Builds the features from host vectors. Errors on inconsistent lengths, labels out of range,
     /// no train rows with text, no test rows.
     pub fn from_parts(p: FeatureParts, val_fraction: f64, split_seed: u64, device: &Device) -> Result<Self> {
+        check_parts(&p)?;
         let n = p.labels.len();
-        let k = p.class_names.len();
-        ensure!(k > 0, "cache has no class names");
-        ensure!(
-            p.ids.len() == n && p.splits.len() == n && p.has_text.len() == n,
-            "cache columns have different lengths"
-        );
-        ensure!(p.x_v.len() == n * p.d_v, "x_v has {} values, expected {n} x {}", p.x_v.len(), p.d_v);
-        ensure!(p.x_s.len() == n * p.d_s, "x_s has {} values, expected {n} x {}", p.x_s.len(), p.d_s);
-        if let Some((i, y)) = p.labels.iter().enumerate().find(|(_, &y)| y as usize >= k) {
-            bail!("row {} (id {}): label {y} is out of range for {k} classes", i, p.ids[i]);
-        }
         let mut splits = p.splits.clone();
         let has_val = splits.contains(&Split::Val);
         if !has_val {
-            carve_val(&mut splits, &p.labels, k, val_fraction, split_seed);
+            carve_val(&mut splits, &p.labels, p.class_names.len(), val_fraction, split_seed);
         }
-        let rows_of = |s: Split, text: bool| -> Vec<u32> {
-            (0..n).filter(|&i| splits[i] == s && (!text || p.has_text[i])).map(|i| i as u32).collect()
-        };
-        let (train, train_text) = (rows_of(Split::Train, false), rows_of(Split::Train, true));
-        let (val, val_text, test) =
-            (rows_of(Split::Val, false), rows_of(Split::Val, true), rows_of(Split::Test, false));
-        ensure!(!train_text.is_empty(), "cache has no train rows with text (x_s)");
-        ensure!(!val.is_empty(), "no validation rows (the train split is too small to carve val_fraction from)");
-        ensure!(!test.is_empty(), "cache has no test rows");
-        // Standardise x_s with the train-with-text statistics (f64 accumulation).
+        let rows = RowPartition::of(&splits, &p.has_text)?;
         let d_s = p.d_s;
+        let stats = TextStats::of(&p.x_s, d_s, &rows.train_text);
+        let mut x_s = p.x_s;
+        stats.standardise(&mut x_s, &p.has_text);
+        Ok(Self {
+            device: device.clone(),
+            labels_t: Tensor::from_slice(&p.labels, n, device)?,
+            x_v: Tensor::from_vec(p.x_v, (n, p.d_v), device).context("building x_v tensor")?,
+            x_s: Tensor::from_vec(x_s, (n, d_s), device).context("building x_s tensor")?,
+            class_names: p.class_names,
+            ids: p.ids,
+            splits,
+            labels: p.labels,
+            has_text: p.has_text,
+            d_v: p.d_v,
+            d_s,
+            x_s_mean: stats.mean.iter().map(|&v| v as f32).collect(),
+            x_s_std: stats.std.iter().map(|&v| v as f32).collect(),
+            train: rows.train,
+            train_text: rows.train_text,
+            val: rows.val,
+            val_text: rows.val_text,
+            test: rows.test,
+            val_carved: !has_val,
+        })
+    }
+}
+
+/// Checks that the columns of `p` agree in length and every label names a class.
+fn check_parts(p: &FeatureParts) -> Result<()> {
+    let n = p.labels.len();
+    let k = p.class_names.len();
+    ensure!(k > 0, "cache has no class names");
+    ensure!(p.ids.len() == n && p.splits.len() == n && p.has_text.len() == n, "cache columns have different lengths");
+    ensure!(p.x_v.len() == n * p.d_v, "x_v has {} values, expected {n} x {}", p.x_v.len(), p.d_v);
+    ensure!(p.x_s.len() == n * p.d_s, "x_s has {} values, expected {n} x {}", p.x_s.len(), p.d_s);
+    if let Some((i, y)) = p.labels.iter().enumerate().find(|(_, &y)| y as usize >= k) {
+        bail!("row {} (id {}): label {y} is out of range for {k} classes", i, p.ids[i]);
+    }
+    Ok(())
+}
+
+/// Global row indices of each split (ascending), and of its rows with text.
+struct RowPartition {
+    train: Vec<u32>,
+    train_text: Vec<u32>,
+    val: Vec<u32>,
+    val_text: Vec<u32>,
+    test: Vec<u32>,
+}
+
+impl RowPartition {
+    /// Errors when there is no train row with text, no val row or no test row.
+    fn of(splits: &[Split], has_text: &[bool]) -> Result<Self> {
+        let rows_of = |s: Split, text: bool| -> Vec<u32> {
+            (0..splits.len()).filter(|&i| splits[i] == s && (!text || has_text[i])).map(|i| i as u32).collect()
+        };
+        let rows = Self {
+            train: rows_of(Split::Train, false),
+            train_text: rows_of(Split::Train, true),
+            val: rows_of(Split::Val, false),
+            val_text: rows_of(Split::Val, true),
+            test: rows_of(Split::Test, false),
+        };
+        ensure!(!rows.train_text.is_empty(), "cache has no train rows with text (x_s)");
+        ensure!(!rows.val.is_empty(), "no validation rows (the train split is too small to carve val_fraction from)");
+        ensure!(!rows.test.is_empty(), "cache has no test rows");
+        Ok(rows)
+    }
+}
+
+/// Per-dimension mean and population std of the raw `x_s` of the train rows with text (f64
+/// accumulation; a dimension with std < 1e-6 keeps std 1).
+struct TextStats {
+    mean: Vec<f64>,
+    std: Vec<f64>,
+}
+
+impl TextStats {
+    /// Statistics of the rows `train_text` of `x_s` (n × d_s, row-major).
+    fn of(x_s: &[f32], d_s: usize, train_text: &[u32]) -> Self {
         let mut mean = vec![0f64; d_s];
         let mut sq = vec![0f64; d_s];
-        for &r in &train_text {
-            let row = &p.x_s[r as usize * d_s..(r as usize + 1) * d_s];
+        for &r in train_text {
+            let row = &x_s[r as usize * d_s..(r as usize + 1) * d_s];
             for j in 0..d_s {
                 mean[j] += row[j] as f64;
                 sq[j] += (row[j] as f64).powi(2);
@@ -159,38 +220,22 @@ impl Features {
                 }
             })
             .collect();
-        let mut x_s = p.x_s;
-        for i in 0..n {
+        Self { mean, std }
+    }
+
+    /// Standardises every row of `x_s` that has text in place; rows without text become zeros.
+    fn standardise(&self, x_s: &mut [f32], has_text: &[bool]) {
+        let d_s = self.mean.len();
+        for (i, &text) in has_text.iter().enumerate() {
             let row = &mut x_s[i * d_s..(i + 1) * d_s];
-            if p.has_text[i] {
-                for j in 0..d_s {
-                    row[j] = ((row[j] as f64 - mean[j]) / std[j]) as f32;
+            if text {
+                for ((x, mu), sd) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+                    *x = ((*x as f64 - mu) / sd) as f32;
                 }
             } else {
                 row.fill(0.0);
             }
         }
-        Ok(Self {
-            device: device.clone(),
-            labels_t: Tensor::from_slice(&p.labels, n, device)?,
-            x_v: Tensor::from_vec(p.x_v, (n, p.d_v), device).context("building x_v tensor")?,
-            x_s: Tensor::from_vec(x_s, (n, d_s), device).context("building x_s tensor")?,
-            class_names: p.class_names,
-            ids: p.ids,
-            splits,
-            labels: p.labels,
-            has_text: p.has_text,
-            d_v: p.d_v,
-            d_s,
-            x_s_mean: mean.iter().map(|&v| v as f32).collect(),
-            x_s_std: std.iter().map(|&v| v as f32).collect(),
-            train,
-            train_text,
-            val,
-            val_text,
-            test,
-            val_carved: !has_val,
-        })
     }
 }
 

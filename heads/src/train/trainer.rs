@@ -88,20 +88,31 @@ pub enum Selection {
     Last,
 }
 
-/// The optimisation budget of a phase over `n` rows: `(batch, steps per epoch, epochs)`.
+/// The optimisation budget of a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Rows per mini-batch.
+    pub batch: usize,
+    /// Optimiser steps per epoch, `ceil(n / batch)`.
+    pub steps_per_epoch: usize,
+    /// Epochs of the phase.
+    pub epochs: usize,
+}
+
+/// The optimisation budget of a phase over `n` rows.
 ///
 /// The batch is `min(batch, max(1, n / min_steps_per_epoch))` (config keys `batch`,
 /// `min_steps_per_epoch`), so a small train split still gets `min_steps_per_epoch` optimiser
 /// steps per epoch instead of one full-batch step, while a large one keeps `batch`
 /// (248 demo rows at batch 256 made 50 epochs 50 steps). The epochs are `epochs`, raised to reach
 /// at least `min_steps` optimiser steps in all.
-pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> (usize, usize, usize) {
+pub fn budget(n: usize, epochs: usize, cfg: &HeadsConfig) -> Budget {
     // min_steps_per_epoch = 0 turns the cap off.
     let by_steps = n.checked_div(cfg.budget.min_steps_per_epoch).map_or(n, |b| b.max(1));
     let batch = cfg.budget.batch.min(by_steps).min(n).max(1);
     let steps_per_epoch = n.div_ceil(batch);
     let epochs = epochs.max(cfg.budget.min_steps.div_ceil(steps_per_epoch));
-    (batch, steps_per_epoch, epochs)
+    Budget { batch, steps_per_epoch, epochs }
 }
 
 /// Result of the evaluation after an epoch.
@@ -128,7 +139,7 @@ pub fn run_phase(
     if n == 0 {
         bail!("no training rows for phase {} of {}", phase.phase, phase.label);
     }
-    let (batch, steps_per_epoch, epochs) = budget(n, phase.epochs, cfg);
+    let Budget { batch, steps_per_epoch, epochs } = budget(n, phase.epochs, cfg);
     let mut run = PhaseRun { cfg, batch, steps_per_epoch, total: steps_per_epoch * epochs, global: 0 };
     // Early stopping may end the phase only once this many epochs have run, so that the
     // learning-rate schedule has decayed before a noisy val curve can stop it.
@@ -278,20 +289,20 @@ mod tests {
         let mut cfg = HeadsConfig::default();
         (cfg.budget.batch, cfg.budget.min_steps_per_epoch, cfg.budget.min_steps) = (256, 8, 0);
         // 248 demo rows: 248 / 8 = 31 rows per batch, ceil(248 / 31) = 8 steps, 50 epochs.
-        assert_eq!(budget(248, 50, &cfg), (31, 8, 50));
+        assert_eq!(budget(248, 50, &cfg), Budget { batch: 31, steps_per_epoch: 8, epochs: 50 });
         // Vireo-172 train split: 66071 / 8 > 256, so the batch stays 256: ceil(66071/256) = 259.
-        assert_eq!(budget(66_071, 50, &cfg), (256, 259, 50));
+        assert_eq!(budget(66_071, 50, &cfg), Budget { batch: 256, steps_per_epoch: 259, epochs: 50 });
         // Fewer rows than steps: one row per batch.
-        assert_eq!(budget(5, 50, &cfg), (1, 5, 50));
+        assert_eq!(budget(5, 50, &cfg), Budget { batch: 1, steps_per_epoch: 5, epochs: 50 });
         // Off: the batch is min(batch, n) as before (one full-batch step per epoch).
         let mut off = cfg.clone();
         off.budget.min_steps_per_epoch = 0;
-        assert_eq!(budget(248, 50, &off), (248, 1, 50));
+        assert_eq!(budget(248, 50, &off), Budget { batch: 248, steps_per_epoch: 1, epochs: 50 });
         // A floor of 1000 steps at 8 steps per epoch needs ceil(1000 / 8) = 125 epochs.
         let mut floor = cfg;
         floor.budget.min_steps = 1000;
-        assert_eq!(budget(248, 50, &floor), (31, 8, 125));
-        assert_eq!(budget(66_071, 50, &floor), (256, 259, 50));
+        assert_eq!(budget(248, 50, &floor), Budget { batch: 31, steps_per_epoch: 8, epochs: 125 });
+        assert_eq!(budget(66_071, 50, &floor), Budget { batch: 256, steps_per_epoch: 259, epochs: 50 });
     }
 
     /// One AdamW step with zero gradients, lr 0.1, weight_decay 0.1. The

@@ -13,7 +13,7 @@ use marnet_heads::sweep::prune::{asha_promotes, asha_rungs, check, median, Check
 use marnet_heads::sweep::sampler::{propose, Finished};
 use marnet_heads::sweep::{
     load_records, parse_sweep, run_study, write_sweep_report, EngineOptions, Journal, PruneSpec, SweepConfig,
-    TrialMetrics, Value, Worker,
+    TrialMetrics, TrialRecord, Value, Worker,
 };
 use marnet_heads::train::hook::{Control, EpochHook, EpochReport, Stopped};
 
@@ -236,23 +236,7 @@ fn pruned_runs_are_recorded_follow_asha_and_never_win() {
     assert_eq!(records.len(), 14);
     let mut at_rung: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
     for r in &records {
-        let value_at = |e: usize| r.curve[e - 1].val_top1;
-        let mut stopped = None;
-        for rung in [1, 3] {
-            if r.curve.len() < rung {
-                break;
-            }
-            let v = value_at(rung);
-            let vals = at_rung.entry(rung).or_default();
-            vals.push(v);
-            let mut sorted = vals.clone();
-            sorted.sort_by(|a, b| b.total_cmp(a));
-            let keep = (sorted.len() / 3).max(1);
-            if v < sorted[keep - 1] {
-                stopped = Some(rung);
-                break;
-            }
-        }
+        let stopped = replay_asha(&mut at_rung, r, &[1, 3]);
         match stopped {
             Some(rung) => {
                 let p = r.pruned.expect("pruned record");
@@ -274,7 +258,9 @@ fn pruned_runs_are_recorded_follow_asha_and_never_win() {
     let board = std::fs::read_to_string(tmp.path().join("leaderboard.md")).unwrap();
     let spent: usize = records.iter().map(|r| r.epochs_used.unwrap()).sum();
     assert!(
-        board.contains(&format!("{pruned} of 14 trials pruned; {spent} trial-epochs (phase 1) spent against 126")),
+        board.contains(&format!(
+            "{pruned} of 14 searched trials pruned; {spent} trial-epochs (phase 1) spent against 126"
+        )),
         "{board}"
     );
     assert!(board.contains("| rank | c | k | x | seeds | val top-1 | rung | epochs |"), "{board}");
@@ -283,6 +269,64 @@ fn pruned_runs_are_recorded_follow_asha_and_never_win() {
     let csv = std::fs::read_to_string(tmp.path().join("results.csv")).unwrap();
     let pruned_row = csv.lines().find(|l| l.contains(",pruned,")).unwrap();
     assert!(pruned_row.contains(",,"), "{pruned_row}");
+}
+
+/// ASHA by hand on one run's recorded curve, in trial order: at each rung the run goes on when
+/// its value is in the top max(1, ⌊n/3⌋) of the values recorded there so far, its own included.
+/// Returns the rung that stopped it.
+fn replay_asha(at_rung: &mut BTreeMap<usize, Vec<f64>>, r: &TrialRecord, rungs: &[usize]) -> Option<usize> {
+    for &rung in rungs {
+        if r.curve.len() < rung {
+            return None;
+        }
+        let v = r.curve[rung - 1].val_top1;
+        let vals = at_rung.entry(rung).or_default();
+        vals.push(v);
+        let mut sorted = vals.clone();
+        sorted.sort_by(|a, b| b.total_cmp(a));
+        let keep = (sorted.len() / 3).max(1);
+        if v < sorted[keep - 1] {
+            return Some(rung);
+        }
+    }
+    None
+}
+
+/// With two seeds the first one screens: seed 0 runs follow ASHA among themselves, a trial pruned
+/// there has no seed-1 run, a trial that passed has its seed-1 run complete (never pruned), and
+/// only seed 0 reports rung values.
+#[test]
+fn the_first_seed_screens_and_passed_trials_finish_every_seed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = parse_sweep(&STUDY.replace("seeds = 1", "seeds = 2"), "s.toml").unwrap();
+    run_study(&spec, &Fake::default(), "fusion", tmp.path(), &opts(1), fake_trial).unwrap();
+    let mut records = load_records(tmp.path()).unwrap();
+    records.sort_by_key(|r| (r.trial, r.seed));
+    let mut at_rung: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    let mut pruned_trials = 0;
+    for trial in 0..14 {
+        let runs: Vec<&TrialRecord> = records.iter().filter(|r| r.trial == trial).collect();
+        assert_eq!(runs[0].seed, 0);
+        match replay_asha(&mut at_rung, runs[0], &[1, 3]) {
+            Some(rung) => {
+                pruned_trials += 1;
+                assert_eq!((runs.len(), runs[0].pruned.map(|p| p.epoch)), (1, Some(rung)), "trial {trial}");
+            }
+            None => {
+                assert_eq!(runs.len(), 2, "trial {trial}: both seeds");
+                assert!(runs.iter().all(|r| r.pruned.is_none() && r.epochs_used == Some(9)), "trial {trial}");
+                assert_eq!(runs[1].rung, None, "seed 1 is never compared at a rung");
+            }
+        }
+    }
+    assert!((5..14).contains(&pruned_trials), "{pruned_trials} of 14 pruned");
+    let seed1_reports = Journal::new(tmp.path())
+        .read()
+        .unwrap()
+        .into_iter()
+        .filter(|e| matches!(e, Event::Report { seed: 1, .. }))
+        .count();
+    assert_eq!(seed1_reports, 0);
 }
 
 fn journal_trials(out: &Path) -> Vec<(usize, String)> {

@@ -10,8 +10,13 @@
 //! saves phase 1's remaining epochs, the sampling of `x_CDR` for every row and all of phase 2.
 //! Phase 2 epochs are recorded in the curve but are neither rungs nor counted as trial-epochs.
 //!
-//! With several seeds, a trial is pruned as soon as one of its runs is: its later seeds are not
-//! trained. Runs are compared at a rung with the runs of every trial and seed recorded there.
+//! With several seeds, the first seed screens: only seed 0's runs report at the rungs, where they
+//! are compared with the seed-0 runs of the other trials (same seed, so the same initialisation
+//! and shuffling streams). A trial whose seed 0 is pruned trains no other seed; one that passes
+//! every rung trains its other seeds to the end without pruning, so every complete trial has all
+//! its seeds complete and its mean ± std is over finished runs only. Pruning any seed against
+//! every other run instead stops good trials on one unlucky seed and leaves trials with a
+//! finished seed beside a pruned one.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -197,7 +202,8 @@ where
         pool: &rayon::ThreadPool,
     ) -> Result<TrialRecord> {
         let log = Arc::new(Mutex::new(RunLog::default()));
-        let hook = make_hook(self.journal.clone(), self.spec.prune, claim.trial, seed, log.clone());
+        let rule = if seed == SCREENING_SEED { self.spec.prune } else { None };
+        let hook = make_hook(self.journal.clone(), rule, claim.trial, seed, log.clone());
         let start = Instant::now();
         let result = caught(pool, || (self.trial_fn)(cfg, seed, Some(hook)));
         let log = std::mem::take(&mut *log.lock().unwrap_or_else(|p| p.into_inner()));
@@ -237,6 +243,9 @@ where
     }
 }
 
+/// The seed whose runs are compared at the rungs (see the module docs).
+pub const SCREENING_SEED: u64 = 0;
+
 /// The hook of one run: logs the curve; at each check epoch of the rung phase, records the value
 /// in the journal and applies the rule, both in one transaction.
 fn make_hook(journal: Journal, rule: Option<PruneSpec>, trial: usize, seed: u64, log: Arc<Mutex<RunLog>>) -> EpochHook {
@@ -249,7 +258,7 @@ fn make_hook(journal: Journal, rule: Option<PruneSpec>, trial: usize, seed: u64,
         l.planned = Some(r.planned_epochs);
         let Some(rule) = rule else { return Control::Continue };
         let decided = journal.transact(|events| {
-            let others = StudyState::from_events(events).values_at(r.phase, r.epoch, (trial, seed));
+            let others = StudyState::from_events(events).values_at(r.phase, r.epoch, trial, seed);
             let c = check(&rule, r.epoch, r.planned_epochs, r.val_top1, &others);
             let report = Event::Report { trial, seed, phase: r.phase, epoch: r.epoch, val_top1: r.val_top1 };
             Ok((if c == Check::NotARung { Vec::new() } else { vec![report] }, c))

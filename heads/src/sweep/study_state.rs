@@ -64,11 +64,11 @@ impl StudyState {
             .collect()
     }
 
-    /// Values recorded at `(phase, epoch)` by every run except `except = (trial, seed)`.
-    pub fn values_at(&self, phase: u8, epoch: usize, except: (usize, u64)) -> Vec<f64> {
+    /// Values recorded at `(phase, epoch)` by the runs of `seed` of every trial but `trial`.
+    pub fn values_at(&self, phase: u8, epoch: usize, trial: usize, seed: u64) -> Vec<f64> {
         self.reports
             .get(&(phase, epoch))
-            .map(|m| m.iter().filter(|(k, _)| **k != except).map(|(_, v)| *v).collect())
+            .map(|m| m.iter().filter(|((t, s), _)| *t != trial && *s == seed).map(|(_, v)| *v).collect())
             .unwrap_or_default()
     }
 }

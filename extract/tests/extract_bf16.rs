@@ -55,3 +55,24 @@ fn bf16_cache_is_close_to_f32_records_its_dtype_and_is_never_mixed() {
     let msg = format!("{err:#}");
     assert!(msg.contains("refusing to mix caches") && msg.contains("dtype"), "{msg}");
 }
+
+/// The tiny ViT as the image tower: its bf16 host layers keep every `x_v` row within cosine
+/// 0.999 of the f32 run (candle-transformers' ViT layers) and the cache records bf16.
+#[test]
+fn bf16_vit_cache_is_close_to_f32() {
+    if !has_avx512_bf16() {
+        eprintln!("skipped: this CPU lacks avx512_bf16, so --dtype bf16 is refused on the CPU");
+        return;
+    }
+    let (f32_dir, bf16_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let vit = fixture("tiny/vit");
+    run_with_image_model(&vit, &dataset("manifest.csv"), f32_dir.path(), &[]).unwrap();
+    run_with_image_model(&vit, &dataset("manifest.csv"), bf16_dir.path(), &["--dtype", "bf16"]).unwrap();
+    let (a, b) = (read(f32_dir.path()), read(bf16_dir.path()));
+    assert_eq!((a.metadata.dtype.as_str(), b.metadata.dtype.as_str()), ("f32", "bf16"));
+    assert!(a.rows.x_v != b.rows.x_v, "the bf16 run gave the f32 features bit for bit");
+    for (i, (ra, rb)) in a.rows.x_v.rows().into_iter().zip(b.rows.x_v.rows()).enumerate() {
+        let c = cosine(ra, rb);
+        assert!(c >= 0.999, "x_v row {i}: cosine {c}");
+    }
+}

@@ -185,9 +185,6 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     let host_bf16 = host_bf16(device, dtype)?;
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
-    if host_bf16 && matches!(cfg, ModelConfig::Vit(_)) {
-        bail!("image model {spec:?}: --dtype bf16 on the CPU runs clip, dinov2 and siglip towers, not vit; use f32");
-    }
     let load_dtype = if host_bf16 { DType::F32 } else { dtype };
     let family = match &cfg {
         ModelConfig::Vit(_) => ImageFamily::Vit,
@@ -205,7 +202,12 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     let (encoder, image_size, style, fixed): (Box<dyn ImageEncoder>, usize, Style, bool) = match &cfg {
         ModelConfig::Vit(c) => {
             let vb = strip_prefix(vb, "vit", "embeddings.cls_token");
-            let enc = vit::VitEncoder::new(c, pooling, vb).with_context(|| loading("vit"))?;
+            let enc = if host_bf16 {
+                vit::VitEncoder::new_bf16_host(c, pooling, vb)
+            } else {
+                vit::VitEncoder::new(c, pooling, vb)
+            }
+            .with_context(|| loading("vit"))?;
             (Box::new(enc), c.image_size, Style::Vit, true)
         }
         ModelConfig::ClipVision(c) => {

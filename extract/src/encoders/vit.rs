@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn relu_vit_has_no_bf16_host_layers() {
         let cfg = vit::Config { hidden_act: candle_nn::Activation::Relu, ..vit::Config::vit_base_patch16_224() };
-        let err = layer_spec(&cfg).err().expect("relu refused").to_string();
+        let err = layer_spec(&cfg).expect_err("relu refused").to_string();
         assert!(err.contains("Relu") && err.contains("use f32"), "{err}");
     }
 }

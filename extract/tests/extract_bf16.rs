@@ -1,5 +1,6 @@
-//! `--dtype bf16` on the CPU: the tiny CLIP's products in bf16 (AVX-512 BF16), the text tower in
-//! f32, the dtype recorded in the cache metadata, and an f32 run refused on a bf16 cache.
+//! `--dtype bf16` on the CPU: the tiny CLIP's and the tiny BERT's Linear products in bf16
+//! (AVX-512 BF16), the dtype recorded in the cache metadata, and an f32 run refused on a bf16
+//! cache.
 
 mod extract_common;
 
@@ -21,6 +22,7 @@ fn bf16_cache_is_close_to_f32_records_its_dtype_and_is_never_mixed() {
     if !has_avx512_bf16() {
         let err = run(&dataset("manifest.csv"), bf16_dir.path(), &bf16_flags).unwrap_err();
         assert!(format!("{err:#}").contains("needs AVX-512 BF16"), "{err:#}");
+        eprintln!("skipped: this CPU lacks avx512_bf16, so --dtype bf16 is refused on the CPU");
         return;
     }
     run(&dataset("manifest.csv"), f32_dir.path(), &flags).unwrap();
@@ -34,10 +36,43 @@ fn bf16_cache_is_close_to_f32_records_its_dtype_and_is_never_mixed() {
         let c = cosine(ra, rb);
         assert!(c >= 0.999, "x_v row {i}: cosine {c}");
     }
-    // x_s: the BERT tower stays f32 on the CPU.
-    assert_eq!(a.rows.x_s, b.rows.x_s);
+    // x_s: the BERT tower's products run in bf16 too (train and val rows; test rows have no
+    // text in either cache).
+    assert_eq!(a.rows.has_text, b.rows.has_text);
+    assert!(a.rows.x_s != b.rows.x_s, "the bf16 run gave the f32 text features bit for bit");
+    let mut texts = 0;
+    for (i, (ra, rb)) in a.rows.x_s.rows().into_iter().zip(b.rows.x_s.rows()).enumerate() {
+        if !a.rows.has_text[i] {
+            continue;
+        }
+        let c = cosine(ra, rb);
+        assert!(c >= 0.999, "x_s row {i}: cosine {c}");
+        texts += 1;
+    }
+    assert!(texts > 0, "no text rows compared");
     // Resuming the bf16 cache with f32 features is refused, naming the dtype.
     let err = run(&dataset("manifest.csv"), bf16_dir.path(), &flags).unwrap_err();
     let msg = format!("{err:#}");
     assert!(msg.contains("refusing to mix caches") && msg.contains("dtype"), "{msg}");
+}
+
+/// The tiny ViT as the image tower: its bf16 host layers keep every `x_v` row within cosine
+/// 0.999 of the f32 run (candle-transformers' ViT layers) and the cache records bf16.
+#[test]
+fn bf16_vit_cache_is_close_to_f32() {
+    if !has_avx512_bf16() {
+        eprintln!("skipped: this CPU lacks avx512_bf16, so --dtype bf16 is refused on the CPU");
+        return;
+    }
+    let (f32_dir, bf16_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let vit = fixture("tiny/vit");
+    run_with_image_model(&vit, &dataset("manifest.csv"), f32_dir.path(), &[]).unwrap();
+    run_with_image_model(&vit, &dataset("manifest.csv"), bf16_dir.path(), &["--dtype", "bf16"]).unwrap();
+    let (a, b) = (read(f32_dir.path()), read(bf16_dir.path()));
+    assert_eq!((a.metadata.dtype.as_str(), b.metadata.dtype.as_str()), ("f32", "bf16"));
+    assert!(a.rows.x_v != b.rows.x_v, "the bf16 run gave the f32 features bit for bit");
+    for (i, (ra, rb)) in a.rows.x_v.rows().into_iter().zip(b.rows.x_v.rows()).enumerate() {
+        let c = cosine(ra, rb);
+        assert!(c >= 0.999, "x_v row {i}: cosine {c}");
+    }
 }

@@ -140,9 +140,27 @@ impl Norm {
 /// per `(image, head)`, each with single-threaded gemm calls reading Q, K, V in place (row stride
 /// `3·d`) and writing its `(tokens, head_dim)` block in place (row stride `d`).
 pub fn attention(qkv: &[f32], batch: usize, tokens: usize, heads: usize, head_dim: usize) -> Vec<f32> {
+    attention_masked(qkv, batch, tokens, heads, head_dim, None)
+}
+
+/// [`attention`] with an additive key bias (HF BERT's extended attention mask):
+/// `key_bias` `(batch, tokens)` f32 is added to every score row of its image before the softmax,
+/// `softmax(Q·Kᵀ·head_dim^-0.5 + bias_j)`, e.g. `f32::MIN` on padding keys and 0 elsewhere.
+///
+/// # Panics
+/// When `qkv` or `key_bias` has the wrong length (a bug in the caller).
+pub fn attention_masked(
+    qkv: &[f32],
+    batch: usize,
+    tokens: usize,
+    heads: usize,
+    head_dim: usize,
+    key_bias: Option<&[f32]>,
+) -> Vec<f32> {
     let d = heads * head_dim;
     let w3 = 3 * d;
     assert_eq!(qkv.len(), batch * tokens * w3, "attention: qkv length");
+    assert!(key_bias.is_none_or(|b| b.len() == batch * tokens), "attention: key_bias length");
     let scale = (head_dim as f32).powf(-0.5);
     let mut out = vec![0f32; batch * tokens * d];
     if out.is_empty() {
@@ -182,6 +200,10 @@ pub fn attention(qkv: &[f32], batch: usize, tokens: usize, heads: usize, head_di
                     false,
                     gemm::Parallelism::None,
                 );
+            }
+            if let Some(bias) = key_bias {
+                let bias = &bias[image * tokens..(image + 1) * tokens];
+                scores.chunks_mut(tokens).for_each(|row| row.iter_mut().zip(bias).for_each(|(s, b)| *s += b));
             }
             simd::softmax_rows(scores, tokens);
             // SAFETY: the block written, rows image·tokens.. of `out` at columns
@@ -384,5 +406,10 @@ mod tests {
         let qkv: Vec<f32> = img0.iter().chain(&img1).copied().collect();
         let out = attention(&qkv, 2, 2, 2, 1);
         close(&out, &[3., 5., 3., 5., 6., 10., 6., 10.], 1e-6);
+        // Key 1 of image 0 masked (bias f32::MIN): its tokens see only key 0, v = [2, 8];
+        // image 1 unmasked as above.
+        let bias = [0., f32::MIN, 0., 0.];
+        let out = attention_masked(&qkv, 2, 2, 2, 1, Some(&bias));
+        close(&out, &[2., 8., 2., 8., 6., 10., 6., 10.], 1e-6);
     }
 }

@@ -33,7 +33,7 @@ pub struct HostLayers {
 /// HF Linear layers `names` under `vb` (`weight` `(d_out, d_in)`, `bias` `(d_out,)` or none when
 /// `bias` is false) as one [`Dense`] with their outputs side by side, output columns multiplied
 /// by `scale` `(d_out,)` when given.
-fn dense(
+pub(crate) fn dense(
     vb: &VarBuilder,
     names: &[&str],
     d_in: usize,

@@ -31,6 +31,7 @@ pub mod clip;
 pub mod column_major;
 pub mod dinov2;
 pub mod host_act;
+pub mod host_bert;
 pub mod host_clip;
 pub mod host_ops;
 pub mod host_prenorm;
@@ -164,23 +165,26 @@ pub(crate) fn strip_prefix(vb: VarBuilder<'static>, prefix: &str, probe: &str) -
     }
 }
 
+/// Whether `--dtype bf16` on the CPU applies (the host layers' Linear products in bf16 over f32
+/// weights and activations; candle 0.11 has no fast CPU bf16 matmul or bf16 conv2d).
+/// Errors, in one line, when it does and the CPU lacks AVX-512 BF16.
+pub(crate) fn host_bf16(device: &Device, dtype: DType) -> Result<bool> {
+    let host = dtype == DType::BF16 && device.is_cpu();
+    if host && !crate::kernels::has_avx512_bf16() {
+        bail!("--dtype bf16 on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU lacks; use f32 (or bf16 with --device cuda)");
+    }
+    Ok(host)
+}
+
 /// Loads an image model (`vit`, `clip_vision_model`, `clip`, `dinov2`, `siglip_vision_model`,
 /// `siglip`) from a folder or hub id. `pooling` defaults to `cls`, resolved per architecture by
 /// [`pooling::resolve_pooling`] (CLIP: [`pooling::CLIP_CLS_DEFAULT`]; SigLIP: `pooler_output`).
 /// Errors: unresolvable spec, unsupported `model_type`, a text model, a pooling the architecture
 /// lacks, missing or mis-shaped tensors (named by candle).
 pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, dtype: DType) -> Result<ImageModel> {
-    // On the CPU, bf16 means the host layers' products in bf16 over f32 weights and activations
-    // (candle 0.11 has no CPU bf16 conv2d or fast bf16 matmul).
-    let host_bf16 = dtype == DType::BF16 && device.is_cpu();
-    if host_bf16 && !crate::kernels::has_avx512_bf16() {
-        bail!("--dtype bf16 on the CPU needs AVX-512 BF16 (avx512_bf16), which this CPU lacks; use f32 (or bf16 with --device cuda)");
-    }
+    let host_bf16 = host_bf16(device, dtype)?;
     let files = resolve_model(spec)?;
     let cfg = load_config(&files.config)?;
-    if host_bf16 && matches!(cfg, ModelConfig::Vit(_)) {
-        bail!("image model {spec:?}: --dtype bf16 on the CPU runs clip, dinov2 and siglip towers, not vit; use f32");
-    }
     let load_dtype = if host_bf16 { DType::F32 } else { dtype };
     let family = match &cfg {
         ModelConfig::Vit(_) => ImageFamily::Vit,
@@ -198,7 +202,12 @@ pub fn load_image_model(spec: &str, pooling: Option<Pooling>, device: &Device, d
     let (encoder, image_size, style, fixed): (Box<dyn ImageEncoder>, usize, Style, bool) = match &cfg {
         ModelConfig::Vit(c) => {
             let vb = strip_prefix(vb, "vit", "embeddings.cls_token");
-            let enc = vit::VitEncoder::new(c, pooling, vb).with_context(|| loading("vit"))?;
+            let enc = if host_bf16 {
+                vit::VitEncoder::new_bf16_host(c, pooling, vb)
+            } else {
+                vit::VitEncoder::new(c, pooling, vb)
+            }
+            .with_context(|| loading("vit"))?;
             (Box::new(enc), c.image_size, Style::Vit, true)
         }
         ModelConfig::ClipVision(c) => {

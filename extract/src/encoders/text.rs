@@ -89,11 +89,12 @@ pub fn load_text_model(spec: &str, pooling: Option<Pooling>, device: &Device, dt
     }
     let max_tokens = st.max_seq_length.map_or(cfg.max_position_embeddings, |m| m.min(cfg.max_position_embeddings));
     let tokenizer = TextTokenizer::from_file(&files.required("tokenizer.json")?, max_tokens, cfg.pad_token_id as u32)?;
-    // The BERT layers are candle-transformers' ops, which have no fast CPU bf16 product: on the
-    // CPU `--dtype bf16` leaves the text tower in f32 (its `x_s` equal to an f32 run's).
-    let dtype = if dtype == DType::BF16 && device.is_cpu() { DType::F32 } else { dtype };
-    let vb = strip_prefix(files.var_builder(dtype, device)?, "bert", "embeddings.word_embeddings.weight");
-    let encoder = BertEncoder::new(&cfg, vb).with_context(|| format!("model {spec:?}: loading bert weights"))?;
+    // The embeddings stay f32 under CPU bf16; the encoder layers' products run in bf16.
+    let host_bf16 = super::host_bf16(device, dtype)?;
+    let load_dtype = if host_bf16 { DType::F32 } else { dtype };
+    let vb = strip_prefix(files.var_builder(load_dtype, device)?, "bert", "embeddings.word_embeddings.weight");
+    let encoder = if host_bf16 { BertEncoder::new_bf16_host(&cfg, vb) } else { BertEncoder::new(&cfg, vb) }
+        .with_context(|| format!("model {spec:?}: loading bert weights"))?;
     let info = ModelInfo {
         spec: spec.to_string(),
         sha256: files.sha256.clone(),

@@ -134,7 +134,7 @@ fn assert_matches_training(preds: &[ImagePrediction], run: &Path, mode: Mode) {
 fn deterministic_modes_reproduce_training_predictions() {
     let s = setup();
     // fusion samples x_CDR: the sampler's per-row noise makes it reproducible image by image.
-    for mode in [Mode::Baseline, Mode::Ema, Mode::Mlp, Mode::Fusion, Mode::Swd, Mode::Distill] {
+    for mode in MODES.split(',').map(|m| m.parse::<Mode>().unwrap()) {
         let preds = predict(&opts(&s.run, Some(mode)), &Device::Cpu).unwrap();
         assert_matches_training(&preds, &s.run, mode);
     }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use anyhow::{bail, Result};
 use marnet_heads::sweep::journal::Event;
 use marnet_heads::sweep::prune::{asha_promotes, asha_rungs, check, median, Check};
-use marnet_heads::sweep::sampler::{propose, Finished};
+use marnet_heads::sweep::sampler::{propose, propose_distinct, Finished};
 use marnet_heads::sweep::{
     load_records, parse_sweep, run_study, write_sweep_report, EngineOptions, Journal, PruneSpec, SweepConfig,
     TrialMetrics, TrialRecord, Value, Worker,
@@ -439,4 +439,47 @@ fn concurrent_threads_never_train_a_trial_twice() {
     sorted.sort();
     assert_eq!(sorted, (0..24).collect::<Vec<_>>(), "each trial finished once");
     assert_eq!(seen.lock().unwrap().len(), 24);
+}
+
+/// The repeat seen in the demo study (heads/sweeps/demo-tpe-asha.toml, 2 jobs): its journal up to
+/// the proposal of trial 15 (trial and done events, a fixture), from which TPE's first draw is
+/// exactly trial 10's values (`d` 512, dropout 0 and lr 0.01 at their bounds, concat, T 100), so
+/// the study trained 19 distinct trials of 20. `propose_distinct` draws again and gets values
+/// of no earlier trial, inside the space.
+#[test]
+fn a_tpe_repeat_of_an_earlier_trial_is_drawn_again() {
+    use marnet_heads::sweep::journal::parse_events;
+    use marnet_heads::sweep::study_state::StudyState;
+    let sweep = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sweeps/demo-tpe-asha.toml");
+    let spec = parse_sweep(&std::fs::read_to_string(&sweep).unwrap(), "demo-tpe-asha.toml").unwrap();
+    let search = spec.search.unwrap();
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/demo_study_journal_before_trial15.jsonl");
+    let st = StudyState::from_events(&parse_events(&std::fs::read_to_string(&fixture).unwrap(), &fixture).unwrap());
+    assert_eq!(st.trials.len(), 15);
+    let first = propose(&search, 15, &st.finished()).unwrap();
+    assert_eq!(first, st.trials[&10], "the fixture reproduces the repeat");
+    let taken: Vec<&BTreeMap<String, Value>> = st.trials.values().collect();
+    let again = propose_distinct(&search, 15, &st.finished(), &taken).unwrap();
+    assert!(!taken.contains(&&again), "still a repeat: {again:?}");
+    let lr = again["lr"].as_f64().unwrap();
+    assert!((1e-4..=1e-2).contains(&lr) && (0.0..=0.5).contains(&again["dropout"].as_f64().unwrap()), "{again:?}");
+}
+
+/// With the random sampler on a 3-point space: a repeat is drawn again, and when every point is
+/// taken the last draw (a repeat) is returned instead of an error or an endless loop.
+#[test]
+fn distinct_proposals_on_a_small_space() {
+    let search =
+        parse_sweep("[search]\nsampler = \"random\"\ntrials = 9\nseed = 2\nc = { choices = [1, 2, 3] }\n", "s")
+            .unwrap()
+            .search
+            .unwrap();
+    let p0 = propose(&search, 4, &[]).unwrap();
+    let p1 = propose_distinct(&search, 4, &[], &[&p0]).unwrap();
+    assert_ne!(p1, p0);
+    let all: Vec<BTreeMap<String, Value>> =
+        [1, 2, 3].iter().map(|&c| BTreeMap::from([("c".to_string(), Value::Int(c))])).collect();
+    let full = propose_distinct(&search, 4, &[], &all.iter().collect::<Vec<_>>()).unwrap();
+    assert!(all.contains(&full), "{full:?}");
 }

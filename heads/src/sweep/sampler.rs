@@ -101,19 +101,59 @@ fn key_history(key: &str, d: &Distribution, dist: &OptDist, history: &[Finished]
 /// # Errors
 /// An invalid sampler setting or a draw outside the space (a bug of the crate).
 pub fn propose(search: &SearchSpec, trial: usize, history: &[Finished]) -> Result<BTreeMap<String, Value>> {
+    propose_attempt(search, trial, 0, history)
+}
+
+/// Draws [`propose`] makes for one trial before it accepts a repeat of an earlier trial.
+pub const DISTINCT_ATTEMPTS: u64 = 64;
+
+/// [`propose`], drawn again (up to [`DISTINCT_ATTEMPTS`] times, each a different stream of the
+/// same seed) while the values equal those of a trial in `taken`. The crate clamps TPE's
+/// candidates into a range, so values at a bound (`dropout = 0`, `lr` at its `max`) recur, and
+/// the choice keys can then repeat a whole earlier trial, whose records would be reused: the
+/// study would train fewer trials than `trials`. The first draw is [`propose`]'s, so a study
+/// without repeats proposes what it always did; a space with no unseen point left (only choice
+/// keys, all combinations taken) gets the last draw, a repeat.
+///
+/// # Errors
+/// As [`propose`].
+pub fn propose_distinct(
+    search: &SearchSpec,
+    trial: usize,
+    history: &[Finished],
+    taken: &[&BTreeMap<String, Value>],
+) -> Result<BTreeMap<String, Value>> {
+    let mut params = propose(search, trial, history)?;
+    for attempt in 1..DISTINCT_ATTEMPTS {
+        if !taken.contains(&&params) {
+            break;
+        }
+        params = propose_attempt(search, trial, attempt, history)?;
+    }
+    Ok(params)
+}
+
+/// One draw: the sampler's trial id is `trial + attempt · 2³²`, so attempt 0 is [`propose`].
+fn propose_attempt(
+    search: &SearchSpec,
+    trial: usize,
+    attempt: u64,
+    history: &[Finished],
+) -> Result<BTreeMap<String, Value>> {
+    let draw_id = trial as u64 + (attempt << 32);
     let mut out = BTreeMap::new();
     for (i, (key, d)) in search.params.iter().enumerate() {
         let seed = search.seed.wrapping_add((i as u64) << 32);
         let dist = opt_distribution(d);
         let hist = key_history(key, d, &dist, history);
         let p = match search.sampler {
-            SamplerKind::Random => RandomSampler::with_seed(seed).sample(&dist, trial as u64, &hist),
+            SamplerKind::Random => RandomSampler::with_seed(seed).sample(&dist, draw_id, &hist),
             SamplerKind::Tpe => TpeSampler::builder()
                 .n_startup_trials(search.startup_trials)
                 .seed(seed)
                 .build()
                 .map_err(|e| anyhow!("TPE sampler: {e}"))?
-                .sample(&dist, trial as u64, &hist),
+                .sample(&dist, draw_id, &hist),
         };
         out.insert(key.clone(), from_param(d, p, key)?);
     }

@@ -4,7 +4,8 @@
 //! A worker thread claims a trial inside a journal transaction: first an unfinished trial whose
 //! claim file `OUT/claims/<trial>.lock` nobody holds (its worker died or was interrupted: the
 //! trial is resumed with the same values), else a new trial numbered after the last one, whose
-//! values the sampler proposes from every finished trial. The claim file stays locked while the
+//! values the sampler proposes from every finished trial, unlike those of every proposed trial
+//! ([`propose_distinct`]). The claim file stays locked while the
 //! trial trains; the operating system releases the lock when its process ends, however it ends.
 //! So two workers never train the same trial, and no trial is lost to a crash.
 
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::journal::{Event, Journal, TrialState};
-use super::sampler::{propose, Finished};
+use super::sampler::{propose_distinct, Finished};
 use super::search_spec::SearchSpec;
 use super::value::Value;
 
@@ -138,7 +139,8 @@ pub fn claim_next(
         }
         let lock = try_claim(out, next)?
             .with_context(|| format!("the claim file of new trial {next} is held by another process"))?;
-        let params = propose(search, next, &st.finished())?;
+        let taken: Vec<&BTreeMap<String, Value>> = st.trials.values().collect();
+        let params = propose_distinct(search, next, &st.finished(), &taken)?;
         let event = Event::Trial { trial: next, params: params.clone(), worker: worker.to_string() };
         Ok((vec![event], Some(Claim { trial: next, params, resumed: false, _lock: lock })))
     })

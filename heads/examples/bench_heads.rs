@@ -4,7 +4,8 @@
 //! for the 33,154 test rows, peak memory (VmHWM) and the training loop's GFLOP/s against a
 //! measured matmul peak. Prints a markdown section for docs/benchmarks.md.
 //!
-//! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick] [--device cuda:N]`
+//! Run: `cargo run --release -p marnet-heads --example bench_heads [-- --quick] [--device cuda:N]
+//! [--precision f32|bf16]`
 //! (`--quick` divides the row counts by 8; `--device` as in `marnet-heads train`, default cpu,
 //! cuda needs `--features cuda`; the GPU aim is a fusion epoch <= 1 s, docs/gpu.md).
 
@@ -19,6 +20,7 @@ use marnet_heads::model::denoiser::Denoiser;
 use marnet_heads::model::sampler::sample;
 use marnet_heads::model::schedule::schedule_host;
 use marnet_heads::nn::params::ParamBuilder;
+use marnet_heads::nn::precision::Precision;
 use marnet_heads::nn::rng::HostRng;
 use marnet_heads::train::features::{FeatureParts, Features};
 use marnet_heads::{train_mode, HeadsConfig, Mode};
@@ -122,8 +124,26 @@ fn main() {
     // reference, whose timed epoch follows a short warm-up epoch).
     let mut cfg = HeadsConfig::default();
     (cfg.budget.epochs, cfg.budget.phase2_epochs, cfg.phases.patience) = (2, 2, 10);
+    if let Some(p) = args.iter().position(|a| a == "--precision").and_then(|i| args.get(i + 1)) {
+        cfg.run.precision = match p.as_str() {
+            "f32" => Precision::F32,
+            "bf16" => Precision::Bf16,
+            other => {
+                eprintln!("bench_heads: --precision {other}: expected f32 or bf16");
+                std::process::exit(2)
+            }
+        };
+    }
+    if let Err(e) = cfg.run.precision.check_supported() {
+        eprintln!("bench_heads: {e:#}");
+        std::process::exit(2)
+    }
     let mut lines = vec![
-        format!("### heads (marnet-heads, release, {} threads, device {device_name})\n", rayon::current_num_threads()),
+        format!(
+            "### heads (marnet-heads, release, {} threads, device {device_name}, precision {})\n",
+            rayon::current_num_threads(),
+            cfg.run.precision.name()
+        ),
         format!("Synthetic cache: {n_train} train / {n_val} val / {n_test} test rows, x_v {D_V}, x_s {D_S}, {K} classes; defaults of DESIGN §2 (batch 256, d 512, hidden 1024, T 50).\n"),
         format!("Matmul peak (4096×768·768×768 f32): {peak:.0} GFLOP/s\n"),
         "| mode | phase | s / epoch, training steps | + evaluation | GFLOP/s (matmuls, training) | PyTorch eager, same machine (`just bench-pytorch`, training steps) |".into(),

@@ -175,6 +175,35 @@ impl PackedB {
         PackedB { k, n, kp2, data }
     }
 
+    /// Packs `B = w_tᵀ` `(k, n)` from `w_t` `(n, k)` row-major: a PyTorch/HF `weight`
+    /// `(out, in)` as the `(in, out)` operand of `x · Wᵀ`, without an f32 transpose first. Each
+    /// column of `B` is a contiguous row of `w_t`, rounded 16 lanes at a time where the CPU
+    /// allows ([`super::bf16_simd`]); the packed bits equal [`PackedB::from_rows`] of the
+    /// transpose.
+    ///
+    /// # Panics
+    /// When `w_t.len() != k·n` (a bug in the caller).
+    pub fn from_transposed(w_t: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(w_t.len(), k * n, "PackedB: operand length");
+        let kp2 = k.next_multiple_of(K_ALIGN) / 2;
+        let panel_len = kp2 * 2 * NR;
+        let mut data = vec![0u16; n.div_ceil(NR) * panel_len];
+        data.par_chunks_mut(panel_len.max(1)).enumerate().for_each_init(
+            || vec![0u16; k],
+            |col_bits, (q, panel)| {
+                for j in 0..NR.min(n - q * NR) {
+                    let col = q * NR + j;
+                    super::bf16_simd::round_row(&w_t[col * k..(col + 1) * k], col_bits);
+                    // Row i of B goes to pair i/2, slot i%2 of column j in the panel.
+                    for (i, &h) in col_bits.iter().enumerate() {
+                        panel[(i / 2) * 2 * NR + 2 * j + i % 2] = h;
+                    }
+                }
+            },
+        );
+        PackedB { k, n, kp2, data }
+    }
+
     /// Weight panels of [`NR`] columns.
     pub(super) fn panels(&self) -> usize {
         self.n.div_ceil(NR)

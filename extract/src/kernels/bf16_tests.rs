@@ -126,3 +126,20 @@ fn empty_shapes_are_no_ops() {
     matmul_acc(&a, &b, &mut c);
     assert_eq!(c, vec![7f32; 12]);
 }
+
+/// Packing the transpose of a `(n, k)` matrix gives the same bits as packing the `(k, n)`
+/// matrix itself: odd shapes, an edge panel, `k` odd and past one tile depth, the ties of
+/// [`TIES`] at both pair slots.
+#[test]
+fn packing_a_transposed_weight_equals_packing_its_transpose() {
+    for (k, n) in [(1, 1), (7, 3), (33, 65), (97, 47), (2, 32)] {
+        let mut w = values(k * n, 4); // (k, n)
+        for (slot, (bits, _)) in w.iter_mut().zip(TIES.iter()) {
+            *slot = f32::from_bits(*bits);
+        }
+        let w_t: Vec<f32> = (0..n).flat_map(|j| (0..k).map(move |i| (i, j))).map(|(i, j)| w[i * n + j]).collect();
+        let (direct, via_t) = (PackedB::from_rows(&w, k, n), PackedB::from_transposed(&w_t, k, n));
+        assert_eq!((via_t.k, via_t.n, via_t.kp2), (direct.k, direct.n, direct.kp2), "{k}x{n} shape");
+        assert!(via_t.data == direct.data, "{k}x{n}: packed bits differ");
+    }
+}

@@ -110,6 +110,13 @@ impl FinetuneOptions {
         if self.dtype == DType::BF16 && self.device.is_cpu() {
             bail!("--dtype bf16 needs --device cuda: candle's CPU matmul has no bf16 kernel (use f32 on the CPU)");
         }
+        if self.cfg.run.precision != crate::nn::precision::Precision::F32 {
+            bail!(
+                "precision = \"{}\": fine-tuning trains its heads in f32 (the key applies to `train` and \
+                 `sweep` on cached features); set precision = \"f32\"",
+                self.cfg.run.precision.name()
+            );
+        }
         if self.train_text_backbone && self.text_model.is_none() {
             bail!("--train-text-backbone needs --text-model");
         }

@@ -7,6 +7,7 @@
 
 use super::hook::{Control, EpochReport, Stopped};
 use crate::model::config::HeadsConfig;
+use crate::nn::precision::with_precision;
 use crate::nn::rng::HostRng;
 use crate::optim::AdamW;
 use anyhow::{bail, Result};
@@ -139,6 +140,7 @@ pub fn run_phase(
     if n == 0 {
         bail!("no training rows for phase {} of {}", phase.phase, phase.label);
     }
+    cfg.run.precision.check_supported()?;
     let Budget { batch, steps_per_epoch, epochs } = budget(n, phase.epochs, cfg);
     let mut run = PhaseRun { cfg, batch, steps_per_epoch, total: steps_per_epoch * epochs, global: 0 };
     // Early stopping may end the phase only once this many epochs have run, so that the
@@ -215,8 +217,12 @@ impl PhaseRun<'_> {
             let (global, total) = (self.global, self.total);
             opt.set_learning_rates(|peak| lr_at(global, total, cfg.budget.warmup, peak));
             let idx = Tensor::from_slice(chunk, chunk.len(), device)?;
-            let loss = step(&idx, rng)?;
-            opt.backward_step(&loss)?;
+            // The products of the step's forward and backward in `precision`; evaluation stays f32.
+            let loss = with_precision(cfg.run.precision, || -> Result<Tensor> {
+                let loss = step(&idx, rng)?;
+                opt.backward_step(&loss)?;
+                Ok(loss)
+            })?;
             acc = (acc + loss.detach())?;
             self.global += 1;
             if (s + 1) % cfg.run.log_every == 0 {

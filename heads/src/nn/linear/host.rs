@@ -3,6 +3,7 @@
 //! `dX`, `dW` and `db`.
 
 use crate::nn::activation::contiguous_f32;
+use crate::nn::precision::Precision;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape};
 use marnet_data::fast_math::{gemm_parallelism, SharedOut};
 use rayon::prelude::*;
@@ -208,16 +209,16 @@ pub(super) fn repeat_rows(row: &[f32], rows: usize) -> Vec<f32> {
 /// The backward products of `Z = X · Wᵀ`, from `dZ` `(b, out)` and a second contiguous operand.
 pub(super) enum LinearGrad {
     /// `dX = dZ · W`, with `W` `(out, in)` → `(b, in)`.
-    Input,
+    Input(Precision),
     /// `dW = dZᵀ · X`, with `X` `(b, in)` → `(out, in)`, W's own layout.
-    Weight,
+    Weight(Precision),
 }
 
 impl CustomOp2 for LinearGrad {
     fn name(&self) -> &'static str {
         match self {
-            LinearGrad::Input => "linear-grad-input",
-            LinearGrad::Weight => "linear-grad-weight",
+            LinearGrad::Input(_) => "linear-grad-input",
+            LinearGrad::Weight(_) => "linear-grad-weight",
         }
     }
 
@@ -228,19 +229,27 @@ impl CustomOp2 for LinearGrad {
         let dz = contiguous_f32(s1, l1, name)?;
         let other = contiguous_f32(s2, l2, name)?;
         let (out, shape) = match self {
-            LinearGrad::Input => {
+            LinearGrad::Input(p) => {
                 if rows != d_out {
                     candle_core::bail!("{name}: gradient has {d_out} columns, the weight {rows} rows");
                 }
-                (new_product(dz, other, b, d_out, d_in), (b, d_in))
+                let dx = match p {
+                    Precision::F32 => new_product(dz, other, b, d_out, d_in),
+                    Precision::Bf16 => super::bf16::product(dz, other, b, d_out, d_in),
+                };
+                (dx, (b, d_in))
             }
-            LinearGrad::Weight => {
+            LinearGrad::Weight(p) => {
                 if rows != b {
                     candle_core::bail!("{name}: gradient has {b} rows, the input {rows}");
                 }
-                // SAFETY: lhs = dZᵀ (out, b) read from the row-major dZ (b, out): element (i, j)
-                // at j·out + i < b·out, so column stride out and row stride 1; X is (b, in).
-                (unsafe { new_strided_product(dz, d_out, 1, other, d_out, b, d_in) }, (d_out, d_in))
+                let dw = match p {
+                    // SAFETY: lhs = dZᵀ (out, b) read from the row-major dZ (b, out): element (i, j)
+                    // at j·out + i < b·out, so column stride out and row stride 1; X is (b, in).
+                    Precision::F32 => unsafe { new_strided_product(dz, d_out, 1, other, d_out, b, d_in) },
+                    Precision::Bf16 => super::bf16::product(&transposed(dz, b, d_out), other, d_out, b, d_in),
+                };
+                (dw, (d_out, d_in))
             }
         };
         Ok((CpuStorage::F32(out), Shape::from(shape)))

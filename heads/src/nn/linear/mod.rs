@@ -19,11 +19,16 @@
 //!   features). One op per layer instead of four (matmul, bias add, activation, and their
 //!   backward), each of which costs candle's autograd a zero tensor and an add per input.
 //!
+//! Under [`crate::nn::precision::Precision::Bf16`] the same op rounds each product's inputs to
+//! bf16 and accumulates in f32 on the bf16 kernel ([`bf16`]); its outputs and gradients stay f32.
+//!
 //! Other devices and dtypes use the plain `x.matmul(&W.t())`.
 
+mod bf16;
 mod host;
 
 use crate::nn::activation::{contiguous_f32, Act, ActGrad};
+use crate::nn::precision::{self, Precision};
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Module, Result, Shape, Tensor};
 use host::{gemm_row_major, new_product, repeat_rows, transposed, ColumnSums, LinearGrad};
 use std::sync::Mutex;
@@ -94,7 +99,8 @@ impl Linear {
     /// The custom op on `x`, `W` and an optional shift (`(out,)` bias or `(batch, out)` matrix).
     fn apply(&self, x: &Tensor, shift: Option<&Tensor>, act: Act) -> Result<Tensor> {
         let needs_grad = x.track_op() || self.weight.track_op() || shift.is_some_and(|b| b.track_op());
-        let op = LinearOp { act, keep_z: needs_grad && act != Act::Identity, z: Mutex::new(None) };
+        let keep_z = needs_grad && act != Act::Identity;
+        let op = LinearOp { act, keep_z, precision: precision::current(), z: Mutex::new(None) };
         let (x, w) = (x.contiguous()?, self.weight.contiguous()?);
         match shift {
             Some(b) => x.apply_op3(&w, &b.contiguous()?, op),
@@ -115,6 +121,8 @@ impl Module for Linear {
 struct LinearOp {
     act: Act,
     keep_z: bool,
+    /// The arithmetic of the forward and backward products, read when the op is built.
+    precision: Precision,
     /// Pre-activation `z = x·Wᵀ + b` (b, out), set by the forward when `keep_z`.
     z: Mutex<Option<Tensor>>,
 }
@@ -133,25 +141,34 @@ impl LinearOp {
         }
         let xs = contiguous_f32(x.0, x.1, "linear")?;
         let ws = contiguous_f32(w.0, w.1, "linear")?;
-        let w_t = transposed(ws, d_out, d_in); // (in, out)
-                                               // (b, out): x·Wᵀ added onto the shift (the bias in every row, or a full matrix).
-        let z = match bias {
+        // (b, out): the shift (the bias in every row, or a full matrix) that x·Wᵀ is added onto.
+        let shift = match bias {
             Some((s, l)) => {
                 let bs = contiguous_f32(s, l, "linear")?;
-                let mut z = if bs.len() == b * d_out && l.shape().rank() == 2 {
-                    bs.to_vec()
+                if bs.len() == b * d_out && l.shape().rank() == 2 {
+                    Some(bs.to_vec())
                 } else if bs.len() == d_out && l.shape().rank() == 1 {
-                    repeat_rows(bs, b)
+                    Some(repeat_rows(bs, b))
                 } else {
                     candle_core::bail!("linear: shift of shape {:?}, expected ({d_out},) or ({b}, {d_out})", l.shape());
-                };
-                // SAFETY: z is b×out and holds the shift; see `gemm_row_major`.
+                }
+            }
+            None => None,
+        };
+        let mut z = match (self.precision, shift) {
+            (Precision::Bf16, shift) => {
+                let mut z = shift.unwrap_or_else(|| vec![0f32; b * d_out]);
+                bf16::add_x_wt(&mut z, xs, ws, b, d_in, d_out);
+                z
+            }
+            (Precision::F32, Some(mut z)) => {
+                let w_t = transposed(ws, d_out, d_in);
+                // SAFETY: z is b×out and holds the shift, w_t is Wᵀ (in, out); see `gemm_row_major`.
                 unsafe { gemm_row_major(z.as_mut_ptr(), true, xs, &w_t, b, d_in, d_out) };
                 z
             }
-            None => new_product(xs, &w_t, b, d_in, d_out),
+            (Precision::F32, None) => new_product(xs, &transposed(ws, d_out, d_in), b, d_in, d_out),
         };
-        let mut z = z;
         let y = if self.act == Act::Identity {
             z
         } else if self.keep_z {
@@ -186,8 +203,9 @@ impl LinearOp {
                 None => candle_core::bail!("linear: backward without a saved pre-activation"),
             }
         };
-        let dx = if x.track_op() { Some(dz.apply_op2_no_bwd(w, &LinearGrad::Input)?) } else { None }; // (b, out)·(out, in)
-        let dw = if w.track_op() { Some(dz.apply_op2_no_bwd(&x.contiguous()?, &LinearGrad::Weight)?) } else { None }; // (out, b)·(b, in)
+        let p = self.precision;
+        let dx = if x.track_op() { Some(dz.apply_op2_no_bwd(w, &LinearGrad::Input(p))?) } else { None }; // (b, out)·(out, in)
+        let dw = if w.track_op() { Some(dz.apply_op2_no_bwd(&x.contiguous()?, &LinearGrad::Weight(p))?) } else { None }; // (out, b)·(b, in)
         let db = match bias {
             Some(b) if b.track_op() && b.rank() == 1 => Some(dz.apply_op1_no_bwd(&ColumnSums)?),
             Some(b) if b.track_op() => Some(dz.clone()), // a (b, out) shift: its gradient is dZ

@@ -141,16 +141,16 @@ check-cuda:
 device-kit:
     bash scripts/device-kit.sh
 
-# The offline GPU check's CPU dry run (`just test` runs it): every step of scripts/device-check.sh at tiny sizes with --device cpu, run from a kit-layout copy of its files (so the kit cannot lack one) on the debug binaries that `cargo test` built, with the Python of .venv (no torch: the transformers baseline and fine-tuning steps SKIP).
+# The offline GPU check's CPU dry run (`just test` runs it): every step of scripts/device-check.sh at tiny sizes with --device cpu, run from a kit-layout copy of its files (so the kit cannot lack one) on the debug binaries that `cargo test` built (in `$CARGO_TARGET_DIR` when set), with the Python of .venv (no torch: the transformers baseline and fine-tuning steps SKIP).
 device-check-dry-run:
     bash scripts/device-kit.sh --files-only runs/device-check-cpu/kit
-    bash runs/device-check-cpu/kit/scripts/device-check.sh --device cpu --bin target/debug --python .venv/bin/python --out runs/device-check-cpu --work runs/device-check-cpu/work
+    bash runs/device-check-cpu/kit/scripts/device-check.sh --device cpu --bin "${CARGO_TARGET_DIR:-target}/debug" --python .venv/bin/python --out runs/device-check-cpu --work runs/device-check-cpu/work
 
 # The same dry run with the transformers baseline and fine-tuning steps too: torch + transformers (the GPU machines' versions) go into .venv-device on first use (about 5 GB on disk, 6 min: PyPI's Linux torch pulls NVIDIA's CUDA wheels, which is why `just test` leaves them out).
 device-check-dry-run-hf:
     bash scripts/device-check.sh --setup
     bash scripts/device-kit.sh --files-only runs/device-check-cpu/kit
-    bash runs/device-check-cpu/kit/scripts/device-check.sh --device cpu --bin target/debug --python .venv-device/bin/python --out runs/device-check-cpu --work runs/device-check-cpu/work
+    bash runs/device-check-cpu/kit/scripts/device-check.sh --device cpu --bin "${CARGO_TARGET_DIR:-target}/debug" --python .venv-device/bin/python --out runs/device-check-cpu --work runs/device-check-cpu/work
 
 # On a machine with an NVIDIA GPU: build, device tests, demo checks against the CPU, one table (see scripts/gpu-check.sh --help).
 gpu-check *ARGS:

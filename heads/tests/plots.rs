@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use marnet_heads::report::paired::PairedDiff;
+use marnet_heads::report::paired::{PairedDiff, VsBaseline};
 use marnet_heads::report::plots::{plot_confidence_hist, plot_curves, plot_metric_by_key, plot_tsne_pair};
 use marnet_heads::report::{write_report, CurveSet, FidelityRow, ReportInput, ReportRow, TsneInput};
 
@@ -145,9 +145,10 @@ fn report_has_table_fidelity_config_and_plots() {
     fusion.seeds = 3;
     // The paired differences come with the rows (computed by report::paired from per-seed runs).
     let diff = |mean: f64, lo: f64, hi: f64, n: usize| PairedDiff { mean, lo, hi, n };
-    fusion.vs_baseline = Some((diff(1.0, -0.5, 2.5, 3), diff(1.5, 0.2, 2.8, 3)));
+    fusion.vs_baseline = Some(VsBaseline { val: diff(1.0, -0.5, 2.5, 3), test: diff(1.5, 0.2, 2.8, 3) });
     let mut ema = row("ema", 80.5, 79.0);
-    ema.vs_baseline = Some((diff(0.5, f64::NAN, f64::NAN, 1), diff(0.25, f64::NAN, f64::NAN, 1)));
+    ema.vs_baseline =
+        Some(VsBaseline { val: diff(0.5, f64::NAN, f64::NAN, 1), test: diff(0.25, f64::NAN, f64::NAN, 1) });
     let input = ReportInput {
         title: "tiny".into(),
         rows: vec![row("baseline", 80.0, 78.75), ema, fusion],

@@ -300,7 +300,7 @@ fn sweep_report_merges_records_into_tables_leaderboard_and_plot() {
     assert_eq!(best.val_top1.mean, 73.5);
     assert!((best.val_top1.std - 0.5f64.sqrt()).abs() < 1e-12, "sample std of {{73, 74}}");
     // Spreads of the group means: a 10 points, b 2, c 1 -> a is the most influential.
-    let (key, spread) = rep.influential.clone().unwrap();
+    let marnet_heads::sweep::summary::KeyInfluence { key, spread } = rep.influential.clone().unwrap();
     assert_eq!(key, "a");
     assert!((spread - 10.0).abs() < 1e-9);
 

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 
 use super::files::write_atomic;
-use super::paired::PairedDiff;
+use super::paired::VsBaseline;
 use super::{plots, tsne};
 
 /// One row of the ablation table: one mode of paper table 2. Accuracies in percent.
@@ -29,7 +29,7 @@ pub struct ReportRow {
     /// Number of seeds averaged in this row (1 for a single run).
     pub seeds: usize,
     /// Paired per-seed difference to `baseline` of (val top-1, test top-1), points.
-    pub vs_baseline: Option<(PairedDiff, PairedDiff)>,
+    pub vs_baseline: Option<VsBaseline>,
 }
 
 /// Similarity of generated to true standardised x_s on the val split.
@@ -211,7 +211,7 @@ pub fn render_markdown(input: &ReportInput, plots: &[(String, &str)], skipped: &
     for r in &input.rows {
         let (ema, cdr, what) = components(&r.mode);
         let sd = |i: usize| r.std.map(|s| s[i]);
-        let (dv, dt) = r.vs_baseline.map(|(v, t)| (v.label(), t.label())).unwrap_or_default();
+        let (dv, dt) = r.vs_baseline.map(|d| (d.val.label(), d.test.label())).unwrap_or_default();
         let _ = writeln!(
             s,
             "| {} | {ema} | {cdr} | {what} | {} | {} | {} | {} | {} | {dv} | {dt} |",

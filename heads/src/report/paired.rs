@@ -9,6 +9,15 @@
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
+/// A mode's paired differences to `baseline` (same seeds), in percent points of top-1.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VsBaseline {
+    /// Val top-1 of the mode minus the baseline's.
+    pub val: PairedDiff,
+    /// Test top-1 of the mode minus the baseline's.
+    pub test: PairedDiff,
+}
+
 /// A paired difference `a − b` over the seeds both have, in the units of the inputs (percent
 /// points for accuracies).
 #[derive(Debug, Clone, Copy, PartialEq)]

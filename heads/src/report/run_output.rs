@@ -5,7 +5,7 @@
 //! Every file is written to a temporary name and renamed ([`crate::report::write_atomic`]).
 
 use crate::model::config::HeadsConfig;
-use crate::report::paired::{paired_diff, PairedDiff};
+use crate::report::paired::{paired_diff, PairedDiff, VsBaseline};
 use crate::report::write_atomic;
 use crate::train::features::Features;
 use crate::train::metrics::top_indices;
@@ -39,17 +39,17 @@ fn per_seed(mr: &ModeRuns, pick: fn(&ModeResult) -> f64) -> Vec<(u64, f64)> {
     mr.runs.iter().map(|r| (r.seed, pick(r))).collect()
 }
 
-/// Paired per-seed differences of `mr` to the `baseline` runs in `results`: `(val top-1, test
-/// top-1)`; `None` for the baseline itself or when there is no baseline.
-pub fn vs_baseline(mr: &ModeRuns, results: &[ModeRuns]) -> Option<(PairedDiff, PairedDiff)> {
+/// Paired per-seed differences of `mr`'s val and test top-1 to the `baseline` runs in
+/// `results`; `None` for the baseline itself or when there is no baseline.
+pub fn vs_baseline(mr: &ModeRuns, results: &[ModeRuns]) -> Option<VsBaseline> {
     if mr.mode == Mode::Baseline {
         return None;
     }
     let b = results.iter().find(|r| r.mode == Mode::Baseline)?;
-    Some((
-        paired_diff(&per_seed(mr, |r| r.val.top1), &per_seed(b, |r| r.val.top1))?,
-        paired_diff(&per_seed(mr, |r| r.test.top1), &per_seed(b, |r| r.test.top1))?,
-    ))
+    Some(VsBaseline {
+        val: paired_diff(&per_seed(mr, |r| r.val.top1), &per_seed(b, |r| r.val.top1))?,
+        test: paired_diff(&per_seed(mr, |r| r.test.top1), &per_seed(b, |r| r.test.top1))?,
+    })
 }
 
 fn diff_json(p: &PairedDiff) -> Value {
@@ -112,7 +112,7 @@ pub fn metrics_json(results: &[ModeRuns], failed: &[ModeFailure]) -> Value {
         if let Some(l2) = first.probe_l2 {
             o.insert("probe_l2".into(), json!(l2));
         }
-        if let Some((val, test)) = vs_baseline(mr, results) {
+        if let Some(VsBaseline { val, test }) = vs_baseline(mr, results) {
             o.insert("vs_baseline".into(), json!({"val_top1": diff_json(&val), "test_top1": diff_json(&test)}));
         }
         o.insert("epochs_run".into(), json!(first.history.len()));
@@ -158,7 +158,7 @@ pub fn ablation_table(results: &[ModeRuns], failed: &[ModeFailure]) -> String {
             let cell = if mr.runs.len() > 1 { format!("{:.2} ± {:.2}", m[i], sd[i]) } else { format!("{:.2}", m[i]) };
             s.push_str(&format!(" {cell:>16}"));
         }
-        if let Some((_, test)) = vs_baseline(mr, results) {
+        if let Some(VsBaseline { test, .. }) = vs_baseline(mr, results) {
             s.push_str(&format!("  {}", test.label()));
         }
         s.push('\n');

@@ -64,7 +64,7 @@ fn cells(row: &Table1Row, results: &[ModeRuns], failed: &[ModeFailure]) -> [Stri
     let SeedSummary { mean: m, std: sd } = mr.summary();
     let acc =
         |i: usize| if mr.runs.len() > 1 { format!("{:.2} ± {:.2}", m[i], sd[i]) } else { format!("{:.2}", m[i]) };
-    let delta = vs_baseline(mr, results).map(|(_, t)| t.label()).unwrap_or_default();
+    let delta = vs_baseline(mr, results).map(|d| d.test.label()).unwrap_or_default();
     [method, mode.to_string(), mr.runs.len().to_string(), acc(0), acc(2), delta]
 }
 
@@ -117,7 +117,7 @@ pub fn table1_json(results: &[ModeRuns]) -> Value {
                     "mode": mode.as_str(),
                     "runnable": true,
                     "test_top1": mr.map(|m| m.summary().mean[2]),
-                    "vs_baseline_test_top1": diff_value(mr.and_then(|m| vs_baseline(m, results)).map(|(_, t)| t)),
+                    "vs_baseline_test_top1": diff_value(mr.and_then(|m| vs_baseline(m, results)).map(|d| d.test)),
                 })
             }
         })

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 
 use super::record::load_records;
-use super::summary::{classify_keys, group_trials, most_influential_key, study_cost, val_top1_by_value, TrialGroup};
+use super::summary::{
+    classify_keys, group_trials, most_influential_key, study_cost, val_top1_by_value, KeyInfluence, StudyCost,
+    TrialGroup,
+};
 use super::table::{results_table, write_csv, write_parquet};
 use super::value::Value;
 use crate::report::paired::paired_diff;
@@ -28,7 +31,7 @@ pub struct SweepReport {
     /// Best trial by mean val top-1.
     pub best: Option<TrialGroup>,
     /// `(key, spread)` of the most influential swept key, when one varies.
-    pub influential: Option<(String, f64)>,
+    pub influential: Option<KeyInfluence>,
     pub files: Vec<PathBuf>,
 }
 
@@ -50,7 +53,7 @@ pub fn write_sweep_report(out: &Path) -> Result<SweepReport> {
     let (swept, fixed) = classify_keys(&records);
     let influential = most_influential_key(&records, &swept);
     let mut plot = None;
-    if let Some((key, _)) = &influential {
+    if let Some(KeyInfluence { key, .. }) = &influential {
         let safe: String = key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' }).collect();
         let file = format!("val_top1_by_{safe}.png");
         let by_value = val_top1_by_value(&records, key);
@@ -78,7 +81,7 @@ pub fn render_leaderboard(
     swept: &[String],
     fixed: &BTreeMap<String, Value>,
     runs: usize,
-    influential: Option<&(String, f64)>,
+    influential: Option<&KeyInfluence>,
     plot: Option<&str>,
 ) -> String {
     let columns = Columns::of(groups);
@@ -98,7 +101,7 @@ pub fn render_leaderboard(
     for (i, g) in groups.iter().enumerate() {
         let _ = writeln!(s, "| {} |", columns.row(i, g, swept).join(" | "));
     }
-    if let Some((key, spread)) = influential {
+    if let Some(KeyInfluence { key, spread }) = influential {
         let _ = writeln!(
             s,
             "\nMost influential key: `{key}` (the mean val top-1 of its values spans {spread:.2} \
@@ -131,7 +134,7 @@ fn introduction(runs: usize, trials: usize, has_delta: bool) -> String {
 
 /// The study's cost line, for `[search]` studies with a `[prune]` rule.
 fn study_line(groups: &[TrialGroup]) -> Option<String> {
-    let (spent, unpruned) = study_cost(groups)?;
+    let StudyCost { spent, unpruned } = study_cost(groups)?;
     let pruned = groups.iter().filter(|g| g.pruned.is_some()).count();
     // The references run outside the study (no rungs): they are not among its trials.
     let searched = groups.iter().filter(|g| g.epochs_used.is_some()).count();

@@ -101,10 +101,18 @@ pub fn group_trials(records: &[TrialRecord]) -> Vec<TrialGroup> {
     out
 }
 
-/// A study's cost in rung-phase trial-epochs: `(spent, unpruned)`, where `unpruned` is what the
-/// same trials would have cost run to their planned epochs with every seed (`seeds`: the most
-/// seeds any trial has). `None` when no record follows epochs.
-pub fn study_cost(groups: &[TrialGroup]) -> Option<(usize, usize)> {
+/// A study's cost in rung-phase trial-epochs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StudyCost {
+    /// Epochs the runs trained.
+    pub spent: usize,
+    /// What the same trials would have cost run to their planned epochs with every seed.
+    pub unpruned: usize,
+}
+
+/// The study's [`StudyCost`] (`seeds`: the most seeds any trial has). `None` when no record
+/// follows epochs.
+pub fn study_cost(groups: &[TrialGroup]) -> Option<StudyCost> {
     let seeds = groups.iter().map(|g| g.seeds.len()).max().unwrap_or(1);
     let tracked: Vec<&TrialGroup> = groups.iter().filter(|g| g.epochs_used.is_some()).collect();
     if tracked.is_empty() {
@@ -118,7 +126,7 @@ pub fn study_cost(groups: &[TrialGroup]) -> Option<(usize, usize)> {
             None => g.epochs_used.unwrap_or(0),
         })
         .sum();
-    Some((spent, unpruned))
+    Some(StudyCost { spent, unpruned })
 }
 
 /// Every override key seen in `records`, split into (swept: more than one distinct value or
@@ -164,10 +172,18 @@ pub fn val_top1_by_value(records: &[TrialRecord], key: &str) -> Vec<(String, Vec
     groups.into_iter().map(|(v, xs)| (v.map(|v| v.to_string()).unwrap_or_else(|| "(default)".into()), xs)).collect()
 }
 
-/// Among `keys`, the one whose values' mean val top-1 differ the most: `(key, max − min of the
-/// group means)`. Ties go to the first key in `keys`; `None` when `keys` is empty.
-pub fn most_influential_key(records: &[TrialRecord], keys: &[String]) -> Option<(String, f64)> {
-    let mut best: Option<(String, f64)> = None;
+/// A swept key and how far apart its values' mean val top-1 lie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyInfluence {
+    pub key: String,
+    /// Max − min of the mean val top-1 per value (percent points).
+    pub spread: f64,
+}
+
+/// Among `keys`, the one whose values' mean val top-1 differ the most. Ties go to the first key
+/// in `keys`; `None` when `keys` is empty.
+pub fn most_influential_key(records: &[TrialRecord], keys: &[String]) -> Option<KeyInfluence> {
+    let mut best: Option<KeyInfluence> = None;
     for k in keys {
         let means: Vec<f64> = val_top1_by_value(records, k)
             .iter()
@@ -177,8 +193,8 @@ pub fn most_influential_key(records: &[TrialRecord], keys: &[String]) -> Option<
         let spread = means.iter().cloned().fold(f64::NEG_INFINITY, f64::max)
             - means.iter().cloned().fold(f64::INFINITY, f64::min);
         let spread = if spread.is_finite() { spread } else { 0.0 };
-        if best.as_ref().is_none_or(|(_, s)| spread > *s) {
-            best = Some((k.clone(), spread));
+        if best.as_ref().is_none_or(|b| spread > b.spread) {
+            best = Some(KeyInfluence { key: k.clone(), spread });
         }
     }
     best
